@@ -307,3 +307,38 @@ def mmagic_key_to_ours(key: str) -> str | None:
             return target.format(g=g, A=int(g[0]) + 1)
         return target.format(g=g, D=6 - int(g[0]))
     return None
+
+
+def torchvision_mobilenet_v2_to_ours(state_dict: dict, in_channels: int = 4) -> dict:
+    """Map torchvision's `mobilenet_v2` ImageNet weights onto our encoder (layer0..layer7).
+
+    torchvision: features.0 = stem, features.1 = the t=1 block, features.2..17 = the 16 t=6
+    blocks (in order: layer2 x2, layer3 x3, layer4 x4, layer5 x3, layer6 x3, layer7 x1),
+    features.18 and the classifier are not used. The stem gets zero weights for the extra
+    (trimap) input channel, so at initialisation the network sees the RGB image exactly as the
+    classifier did (SPEC §4).
+    """
+    blocks = [(layer, b) for layer, (_, n, _) in enumerate(ENCODER_LAYERS[1:], start=2) for b in range(n)]
+    t6 = {"conv.0.0": "conv.0", "conv.0.1": "conv.1", "conv.1.0": "conv.3", "conv.1.1": "conv.4",
+          "conv.2": "conv.6", "conv.3": "conv.7"}
+    t1 = {"conv.0.0": "conv.0", "conv.0.1": "conv.1", "conv.1": "conv.3", "conv.2": "conv.4"}
+    out = {}
+    for key, value in state_dict.items():
+        m = re.fullmatch(r"features\.(\d+)\.(.+)\.(weight|bias|running_mean|running_var|num_batches_tracked)", key)
+        if m is None:
+            continue  # classifier
+        idx, module, param = int(m.group(1)), m.group(2), m.group(3)
+        if idx == 0:
+            target = {"0": "layer0.0", "1": "layer0.1"}[module]
+            if module == "0" and value.shape[1] < in_channels:
+                extra = value.new_zeros(value.shape[0], in_channels - value.shape[1], *value.shape[2:])
+                value = torch.cat([value, extra], dim=1)
+        elif idx == 1:
+            target = f"layer1.0.{t1[module]}"
+        elif idx <= 17:
+            layer, b = blocks[idx - 2]
+            target = f"layer{layer}.{b}.{t6[module]}"
+        else:
+            continue  # features.18: the 320 -> 1280 classifier head conv
+        out[f"{target}.{param}"] = value
+    return out

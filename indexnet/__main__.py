@@ -1,0 +1,81 @@
+"""Command line: `python -m indexnet {predict,evaluate,train} ...` (thin wrappers over the package)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def _images_by_stem(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def cmd_predict(args) -> int:
+    from tqdm import tqdm
+
+    from .checkpoint import load_model
+    from .inference import alpha_to_uint8, predict, read_image, read_trimap, write_png
+
+    image, trimap, out = Path(args.image), Path(args.trimap), Path(args.out)
+    if image.is_dir() != trimap.is_dir():
+        print("error: --image and --trimap must both be files or both be folders", file=sys.stderr)
+        return 2
+    if image.is_dir():
+        images, trimaps = _images_by_stem(image), _images_by_stem(trimap)
+        pairs = [(images[s], trimaps[s], out / f"{s}.png") for s in images if s in trimaps]
+        for label, names in (("images without a trimap", images.keys() - trimaps.keys()),
+                             ("trimaps without an image", trimaps.keys() - images.keys())):
+            if names:
+                print(f"warning: {len(names)} {label}: {', '.join(sorted(names)[:10])}", file=sys.stderr)
+        if not pairs:
+            print(f"error: no image in {image} has a trimap of the same name in {trimap}", file=sys.stderr)
+            return 2
+    else:
+        pairs = [(image, trimap, out)]
+    model = load_model(args.checkpoint, device=args.device)
+    for img_path, tri_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="matting"):
+        alpha = predict(model, read_image(img_path), read_trimap(tri_path), size_mode=args.size_mode)
+        write_png(out_path, alpha_to_uint8(alpha))
+    print(f"wrote {len(pairs)} alpha matte(s) to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import DEFAULT_MODEL
+
+    parser = argparse.ArgumentParser(prog="python -m indexnet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="alpha matte(s) for an image + trimap, or two folders matched by file name")
+    p.add_argument("--checkpoint", default=DEFAULT_MODEL, help="path, URL or registered name (default: %(default)s)")
+    p.add_argument("--image", required=True, help="image file or folder")
+    p.add_argument("--trimap", required=True, help="trimap file or folder (same file names as the images)")
+    p.add_argument("--out", required=True, help="output PNG (or folder, for folder input)")
+    p.add_argument("--size-mode", choices=("pad", "interp", "resize"), default=None,
+                   help="test-time size handling (default: the checkpoint's own)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_predict)
+
+    try:
+        from .evaluate import add_evaluate_args
+        add_evaluate_args(sub.add_parser("evaluate", help="official SAD/MSE/GRAD/CONN of a model on a dataset"))
+    except ImportError:
+        pass
+    try:
+        from .train import add_train_args
+        add_train_args(sub.add_parser("train", help="train IndexNet (comp1k, dimaug or synthetic config)"))
+    except ImportError:
+        pass
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, ConnectionError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Loading and saving weights: the authors' `.pth.tar`, MMagic's `.pth`, and our own format.
+
+`load_model(source)` accepts a file path, a URL, or a registered name (`MODELS`). The layout is
+recognised from the state-dict keys; loading is strict (every key present, every shape equal),
+and always goes through `torch.load(..., weights_only=True)`: a checkpoint is untrusted input.
+URLs are downloaded once into torch.hub's cache (`$TORCH_HOME/hub/checkpoints`), only when asked.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+
+from .model import IndexNetConfig, IndexNetMatting, mmagic_key_to_ours
+
+FORMAT_NAME = "indexnet-matting"  # the `format` field of checkpoints written by this project
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    source: str  # URL or path relative to the repository root
+    size_mode: str  # the test-time path the weights were evaluated with (SPEC §3)
+    description: str
+    licence: str
+
+
+MODELS: dict[str, RegisteredModel] = {
+    "mmagic-comp1k": RegisteredModel(
+        "https://download.openmmlab.com/mmediting/mattors/indexnet/"
+        "indexnet_mobv2_1x16_78k_comp1k_SAD-45.6_20200618_173817-26dd258d.pth",
+        "interp", "MMagic, Composition-1k, SAD 45.6 (IndexNet pipeline)", "Apache-2.0 (OpenMMLab)"),
+    "mmagic-dimaug": RegisteredModel(
+        "https://download.openmmlab.com/mmediting/mattors/indexnet/"
+        "indexnet_dimaug_mobv2_1x16_78k_comp1k_SAD-50.1_20200626_231857-af359436.pth",
+        "pad", "MMagic, Composition-1k, SAD 50.1 (DIM pipeline)", "Apache-2.0 (OpenMMLab)"),
+    "authors": RegisteredModel(
+        "https://github.com/poppinace/indexnet_matting/raw/master/pretrained/indexnet_matting.pth.tar",
+        "resize", "Lu et al., ICCV 2019 release, SAD 45.8", "non-commercial research use only"),
+    "synthetic": RegisteredModel(
+        "checkpoints/indexnet_synthetic.pth", "pad",
+        "this project: trained on the offline synthetic matting set (see checkpoints/README.md)", "MIT"),
+}
+DEFAULT_MODEL = "synthetic"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a loadable IndexNet checkpoint."""
+
+
+def resolve_source(source: str | os.PathLike, download: bool = True, progress: bool = True) -> Path:
+    """A registered name, URL or path -> a local file (downloading a URL into the cache once)."""
+    source = str(source)
+    if source in MODELS:
+        source = MODELS[source].source
+        if not urlparse(source).scheme:
+            source = str(REPO_ROOT / source)
+    if urlparse(source).scheme in ("http", "https"):
+        cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(source).path).name
+        if cache.exists():
+            return cache
+        if not download:
+            raise FileNotFoundError(f"{source} is not in the cache ({cache}) and downloading is disabled")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # torch.hub writes to a temporary file and renames it, and checks the sha256 prefix
+            # that OpenMMLab puts in its file names (`...-26dd258d.pth`).
+            torch.hub.download_url_to_file(source, str(cache), hash_prefix=_hash_prefix(cache.name),
+                                           progress=progress)
+        except Exception as err:  # offline, DNS failure, HTTP error, hash mismatch
+            raise ConnectionError(f"could not download {source}: {err}. Without internet access, pass a local "
+                                  f"checkpoint path or use the shipped model {DEFAULT_MODEL!r}.") from err
+        return cache
+    path = Path(source).expanduser()
+    if not path.is_file():
+        names = ", ".join(MODELS)
+        raise FileNotFoundError(f"checkpoint {source!r} is neither a file, a URL, nor a registered name ({names})")
+    return path
+
+
+def _hash_prefix(filename: str) -> str | None:
+    """The sha256 prefix in torch.hub-style names (`name-<hex>.pth`), or None."""
+    m = re.search(r"-([0-9a-f]{8,64})\.[A-Za-z]+$", filename)
+    return m.group(1) if m else None
+
+
+def detect_format(state_dict: dict) -> str:
+    """'authors', 'mmagic' or 'ours', from the key names alone."""
+    keys = list(state_dict)
+    if any(k.startswith("backbone.encoder.") for k in keys):
+        return "mmagic"
+    if any(k.startswith("module.layer0.") for k in keys):
+        return "authors"
+    if any(k.startswith("layer0.") for k in keys):
+        return "ours"
+    raise CheckpointError(f"unrecognised state-dict layout: expected keys like 'module.layer0.0.weight' (authors), "
+                          f"'backbone.encoder.layers.0.conv.weight' (MMagic) or 'layer0.0.weight' (ours); "
+                          f"first keys are {keys[:3]}")
+
+
+def convert_state_dict(state_dict: dict, fmt: str) -> dict:
+    """Rename the keys of an authors' or MMagic state dict to ours (values untouched)."""
+    if fmt == "authors":
+        return {k.removeprefix("module."): v for k, v in state_dict.items()}
+    if fmt == "mmagic":
+        out = {}
+        unknown = []
+        for k, v in state_dict.items():
+            if k.startswith("data_preprocessor."):  # mean/std buffers of some MMagic versions; not weights
+                continue
+            ours = mmagic_key_to_ours(k)
+            if ours is None:
+                unknown.append(k)
+            else:
+                out[ours] = v
+        if unknown:
+            raise CheckpointError(f"MMagic checkpoint has {len(unknown)} keys with no counterpart: {unknown[:5]}")
+        return out
+    return dict(state_dict)
+
+
+def load_state_dict_strict(model: IndexNetMatting, state_dict: dict, fmt: str) -> None:
+    """Load with every key and shape checked; the error names the layout and the first offenders."""
+    expected = model.state_dict()
+    state_dict = {k: v for k, v in state_dict.items()}
+    for k, v in expected.items():  # the authors' real file has no num_batches_tracked
+        if k.endswith("num_batches_tracked") and k not in state_dict:
+            state_dict[k] = torch.zeros_like(v)
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    misshaped = [f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
+                 for k, v in expected.items() if k in state_dict and state_dict[k].shape != v.shape]
+    if missing or unexpected or misshaped:
+        parts = []
+        for label, items in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+            if items:
+                parts.append(f"{len(items)} {label} (first: {', '.join(items[:3])})")
+        raise CheckpointError(f"checkpoint looks like the {fmt} layout but does not fit the model: " + "; ".join(parts))
+    state_dict = {k: v.to(expected[k].dtype) for k, v in state_dict.items()}  # fp16 storage -> fp32
+    model.load_state_dict(state_dict, strict=True)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from err
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a dict with a state dict")
+    return obj
+
+
+def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device = "cpu",
+               download: bool = True) -> IndexNetMatting:
+    """An `IndexNetMatting` in eval mode from a path, URL or registered name (see `MODELS`).
+
+    The returned model carries `model.source` and `model.size_mode` (the test-time path its
+    weights were evaluated with; `predict` uses it when no `size_mode` is given).
+    """
+    path = resolve_source(source, download=download)
+    obj = read_checkpoint(path)
+    state_dict = obj.get("state_dict", obj)
+    if not isinstance(state_dict, dict) or not state_dict:
+        raise CheckpointError(f"{path} has no state dict")
+    fmt = detect_format(state_dict)
+    config = IndexNetConfig(**obj["config"]) if obj.get("format") == FORMAT_NAME else IndexNetConfig()
+    model = IndexNetMatting(config)
+    load_state_dict_strict(model, convert_state_dict(state_dict, fmt), fmt)
+    model.source = str(source)
+    registered = MODELS.get(str(source))
+    model.size_mode = registered.size_mode if registered else {"authors": "resize", "mmagic": "interp"}.get(fmt, "pad")
+    model.meta = obj.get("meta", {})
+    return model.to(device).eval()
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """torch.save to a temporary file in the same folder, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | os.PathLike, model: IndexNetMatting, meta: dict | None = None,
+                    half: bool = False) -> None:
+    """Write our own format (weights + config + metadata), atomically. `half=True` stores fp16."""
+    state_dict = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
+                  for k, v in model.state_dict().items()}
+    atomic_save({"format": FORMAT_NAME, "config": model.config.to_dict(), "meta": dict(meta or {}),
+                 "state_dict": state_dict}, path)

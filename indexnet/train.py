@@ -1,0 +1,387 @@
+"""Training: the published recipe (SPEC §4) as one readable loop, with presets, resume and DDP.
+
+    python -m indexnet train --config comp1k data_root=/data/Combined_Dataset
+    python -m indexnet train --config synthetic iterations=4000 pretrained_encoder=mobilenet_v2.pth
+    torchrun --nproc_per_node=2 -m indexnet train --config synthetic ...
+    python -m indexnet train --resume runs/synthetic          # continue a killed run
+
+Everything a run needs to continue (model, optimiser, scheduler, EMA weights, RNG states,
+iteration) is in `<out_dir>/last.pth`, written atomically every `checkpoint_every` iterations.
+The data stream is a pure function of (seed, sample number), so a resumed run sees exactly the
+samples the killed run would have seen.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .checkpoint import atomic_save, read_checkpoint, resolve_source, save_checkpoint
+from .losses import matting_loss
+from .model import IndexNetConfig, IndexNetMatting, torchvision_mobilenet_v2_to_ours
+
+
+@dataclass
+class TrainConfig:
+    data: str = "comp1k"  # "comp1k" (Adobe layout or MMagic json under data_root) or "synthetic"
+    data_root: str | None = None
+    pipeline: str = "indexnet"  # "indexnet" (distance-transform trimap) or "dim" (erosion/dilation trimap)
+    crop_sizes: tuple[int, ...] = (320, 480, 640)
+    out_size: int = 320
+    batch_size: int = 16  # global batch; split across DDP processes
+    iterations: int = 78_000
+    lr: float = 1e-2
+    encoder_lr_mult: float = 0.01  # MobileNetV2 layers (SPEC §4)
+    milestones: tuple[int, ...] = (52_000, 67_600)
+    gamma: float = 0.1
+    loss_weighting: str = "mmagic"  # "mmagic" (alpha 0.5, comp 1.5, channel mean) or "authors" (0.5 / 0.5, sum)
+    freeze_encoder_bn: bool = True
+    pretrained_encoder: str | None = None  # torchvision mobilenet_v2 ImageNet weights: path or URL
+    ema_decay: float = 0.0  # > 0 keeps an exponential moving average of the weights (exported if set)
+    bf16: bool = False  # bfloat16 autocast (CPUs with AVX-512 BF16, recent GPUs)
+    channels_last: bool = False
+    val_data: str | None = None  # "synthetic" (val split) or a folder dataset path (image/alpha/trimap)
+    val_trimap_dir: str = "trimap"
+    val_limit: int | None = None
+    val_every: int = 2_000
+    checkpoint_every: int = 1_000
+    log_every: int = 20
+    num_workers: int = 4
+    seed: int = 0
+    out_dir: str = "runs/comp1k"
+    export: str | None = None  # also write the final (EMA) weights in our release format here
+    export_half: bool = True
+    model: dict = field(default_factory=dict)  # IndexNetConfig overrides (ablations)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # MMagic's indexnet_mobv2_1xb16-78k_comp1k (SAD 45.6): batch 16 at 320², 78k iterations.
+    "comp1k": TrainConfig(),
+    # The "DIM pipeline" variant (SAD 50.1).
+    "dimaug": TrainConfig(pipeline="dim", out_dir="runs/dimaug"),
+    # What fits two CPU cores in an afternoon: smaller crops (a 320² step costs ~1 s per sample,
+    # 192² about a third of that) and bf16; crops of 192-320 px from 320-px synthetic scenes keep
+    # the object scale of real 800-px photos within ~2x. Constant lr with an EMA of the weights
+    # instead of the step schedule: short runs have no time to anneal, and averaging gave the
+    # same benefit in a probe (MEASURED.md).
+    "synthetic": TrainConfig(data="synthetic", crop_sizes=(192, 256, 320), out_size=192, batch_size=12,
+                             iterations=4_000, milestones=(), ema_decay=0.998, bf16=True, channels_last=True,
+                             val_data="synthetic", val_limit=32, val_every=500, checkpoint_every=100,
+                             num_workers=1, out_dir="runs/synthetic",
+                             export="checkpoints/indexnet_synthetic.pth"),
+}
+
+
+def parse_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """`key=value` pairs -> a new config; values are parsed as JSON where possible (nanoGPT-style)."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    changes = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            raise ValueError(f"override {item!r} must be key=value with key one of: {', '.join(fields)}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw  # plain strings: paths, names
+        if isinstance(value, list):
+            value = tuple(value)
+        if value == "null":
+            value = None
+        changes[key] = value
+    return dataclasses.replace(config, **changes)
+
+
+# ------------------------------------------------------------------------------------- data
+class SampleStream(Dataset):
+    """Sample k of an endless, reproducible stream over `base`.
+
+    Pass e = k // len(base) visits `base` in a permutation seeded by (seed, e); the random
+    augmentation of sample k uses a generator seeded by (seed, k). So the stream depends only on
+    the seed and k: resuming at iteration i just starts at k = i * batch_size.
+    """
+
+    def __init__(self, base, transform, seed: int):
+        self.base, self.transform, self.seed = base, transform, seed
+        self._perm_epoch, self._perm = -1, None
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, k: int) -> dict:
+        epoch, pos = divmod(int(k), len(self.base))
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.base))
+            self._perm_epoch = epoch
+        return self.transform(self.base[int(self._perm[pos])], np.random.default_rng([self.seed, 1, int(k)]))
+
+
+class StreamSampler(Sampler):
+    """Stream positions for this process: iteration i uses positions i*B ... i*B + B - 1 of the
+    global batch B; process r of W takes every W-th of them."""
+
+    def __init__(self, start_iteration: int, batch_size: int, rank: int = 0, world_size: int = 1):
+        self.start, self.batch, self.rank, self.world = start_iteration, batch_size, rank, world_size
+
+    def __iter__(self):
+        i = self.start
+        while True:
+            yield from range(i * self.batch + self.rank, (i + 1) * self.batch, self.world)
+            i += 1
+
+
+def build_datasets(cfg: TrainConfig):
+    """(training stream, validation dataset or None) for a config."""
+    from . import data
+
+    pipeline = {"indexnet": data.indexnet_pipeline, "dim": data.dim_pipeline}[cfg.pipeline]
+
+    def transform(sample, rng):
+        return data.to_tensors(pipeline(sample, rng, crop_sizes=cfg.crop_sizes, out_size=cfg.out_size))
+
+    if cfg.data == "synthetic":
+        from .synthetic import SyntheticMatting
+        base = SyntheticMatting("train", size=max(cfg.crop_sizes))
+    elif cfg.data == "comp1k":
+        if not cfg.data_root:
+            raise ValueError("the comp1k config needs data_root=<folder with the Adobe Composition-1k release "
+                             "or MMagic's training_list.json>")
+        base = data.Comp1kTrainSource(cfg.data_root)
+    else:
+        raise ValueError(f"data must be 'comp1k' or 'synthetic', got {cfg.data!r}")
+    return SampleStream(base, transform, cfg.seed), build_val_dataset(cfg)
+
+
+def build_val_dataset(cfg: TrainConfig):
+    if cfg.val_data is None:
+        return None
+    if cfg.val_data == "synthetic":
+        from .synthetic import SyntheticMatting
+        return SyntheticMatting("val", size=320)
+    from .evaluate import FolderDataset
+    return FolderDataset(cfg.val_data, trimap_dir=cfg.val_trimap_dir)
+
+
+# ------------------------------------------------------------------------------------ model
+def build_model(cfg: TrainConfig) -> IndexNetMatting:
+    model = IndexNetMatting(IndexNetConfig(**cfg.model))
+    if cfg.pretrained_encoder:
+        path = resolve_source(cfg.pretrained_encoder)
+        obj = read_checkpoint(path)
+        weights = torchvision_mobilenet_v2_to_ours(obj.get("state_dict", obj), model.config.in_channels)
+        expected = {k for k in model.state_dict() if k.startswith("layer")}
+        if set(weights) != expected:
+            raise ValueError(f"{path} is not a torchvision mobilenet_v2 state dict: "
+                             f"missing {sorted(expected - set(weights))[:3]}")
+        model.load_state_dict(weights, strict=False)
+    return model
+
+
+def set_train_mode(model: IndexNetMatting, freeze_encoder_bn: bool) -> None:
+    """Train mode, with every BN outside the decoder kept in eval mode if asked.
+
+    MMagic freezes the BNs of its whole encoder module (MobileNetV2 layers, index blocks and
+    ASPP); their affine parameters still train. It also keeps the ImageNet BN statistics
+    meaningful (and the converted weights in `shared/pretrained` require it).
+    """
+    model.train()
+    if freeze_encoder_bn:
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.BatchNorm2d) and not name.startswith(("decoder_layer", "pred")):
+                module.eval()
+
+
+def build_optimizer(model: IndexNetMatting, cfg: TrainConfig):
+    encoder = {id(p) for m in model.encoder_modules() for p in m.parameters()}
+    groups = [{"params": [p for p in model.parameters() if id(p) in encoder], "lr": cfg.lr * cfg.encoder_lr_mult},
+              {"params": [p for p in model.parameters() if id(p) not in encoder], "lr": cfg.lr}]
+    optimizer = torch.optim.Adam(groups, lr=cfg.lr, betas=(0.9, 0.999), weight_decay=0)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma)
+    return optimizer, scheduler
+
+
+@torch.no_grad()
+def update_ema(ema: dict, model: torch.nn.Module, decay: float) -> None:
+    for k, v in model.state_dict().items():
+        if v.is_floating_point():
+            ema[k].lerp_(v, 1 - decay)
+        else:
+            ema[k].copy_(v)
+
+
+# --------------------------------------------------------------------------------- the loop
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def validate(model, dataset, limit: int | None = None) -> dict:
+    from .evaluate import evaluate
+    result = evaluate(model, dataset, size_mode="pad", progress=False, limit=limit)
+    return result.means
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> Path:
+    """Run (or continue) training; returns the output folder. `stop_after` ends early (tests)."""
+    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rank, world = 0, 1
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world} processes")
+    out = Path(cfg.out_dir)
+    last = out / "last.pth"
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+
+    model = build_model(cfg).to(device)
+    optimizer, scheduler = build_optimizer(model, cfg)
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema_decay > 0 else None
+    start = 0
+    if resume:
+        if not last.is_file():
+            raise FileNotFoundError(f"nothing to resume: {last} does not exist")
+        state = torch.load(last, map_location="cpu", weights_only=False)  # our own file: holds RNG states
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if ema is not None and state.get("ema") is not None:
+            ema = {k: v.to(device) for k, v in state["ema"].items()}
+        _set_rng_state(state["rng"])
+        start = state["iteration"]
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+
+    stream, val_set = build_datasets(cfg)
+    loader = DataLoader(stream, batch_size=cfg.batch_size // world,
+                        sampler=StreamSampler(start, cfg.batch_size, rank, world),
+                        num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0,
+                        pin_memory=device.type == "cuda")
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    log = open(out / "log.jsonl", "a") if rank == 0 else None
+
+    def save_state(iteration: int) -> None:
+        atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "ema": ema, "rng": _rng_state(),
+                     "iteration": iteration, "config": dataclasses.asdict(cfg)}, last)
+
+    end = cfg.iterations if stop_after is None else min(cfg.iterations, start + stop_after)
+    bar = None
+    if rank == 0 and progress:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.iterations, initial=start, desc="train", dynamic_ncols=True)
+    set_train_mode(model, cfg.freeze_encoder_bn)
+    t0, seen = time.perf_counter(), 0
+    iteration = start
+    for batch in loader:
+        if iteration >= end:
+            break
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        x = batch["input"]
+        if cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            pred = net(x)
+        loss, parts = matting_loss(pred.float(), batch, weighting=cfg.loss_weighting)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if ema is not None:
+            update_ema(ema, model, cfg.ema_decay)
+        iteration += 1
+        seen += x.shape[0] * world
+
+        if rank == 0:
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+            if iteration % cfg.log_every == 0 or iteration == end:
+                elapsed = time.perf_counter() - t0
+                log.write(json.dumps({"iteration": iteration, "loss": loss.item(),
+                                      **{k: v.item() for k, v in parts.items()},
+                                      "lr": optimizer.param_groups[1]["lr"],
+                                      "samples_per_s": seen / max(elapsed, 1e-9), "time": time.time()}) + "\n")
+                log.flush()
+                t0, seen = time.perf_counter(), 0
+            if val_set is not None and (iteration % cfg.val_every == 0 or iteration == cfg.iterations):
+                metrics = validate(_eval_copy(model, ema), val_set, cfg.val_limit)
+                log.write(json.dumps({"iteration": iteration, "val": metrics, "time": time.time()}) + "\n")
+                log.flush()
+                set_train_mode(model, cfg.freeze_encoder_bn)
+            if iteration % cfg.checkpoint_every == 0 or iteration == end:
+                save_state(iteration)
+    if bar is not None:
+        bar.close()
+    if rank == 0:
+        if cfg.export and iteration >= cfg.iterations:
+            export(model, ema, cfg, iteration)
+        log.close()
+    if distributed:
+        dist.destroy_process_group()
+    return out
+
+
+def _eval_copy(model: IndexNetMatting, ema: dict | None) -> IndexNetMatting:
+    """The weights to evaluate and export: the EMA if kept, else the current ones (a copy, eval mode)."""
+    copy = IndexNetMatting(model.config)
+    copy.load_state_dict(ema if ema is not None else model.state_dict())
+    return copy.eval()
+
+
+def export(model, ema, cfg: TrainConfig, iteration: int) -> None:
+    final = _eval_copy(model, ema)
+    save_checkpoint(cfg.export, final, half=cfg.export_half,
+                    meta={"trained_with": dataclasses.asdict(cfg), "iterations": iteration,
+                          "weights": "ema" if ema is not None else "last"})
+
+
+# -------------------------------------------------------------------------------------- CLI
+def add_train_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", choices=sorted(PRESETS), default="comp1k", help="preset (default: %(default)s)")
+    parser.add_argument("--resume", metavar="OUT_DIR", help="continue the run in OUT_DIR from its last.pth")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides of TrainConfig fields")
+    parser.set_defaults(func=run_train_cli)
+
+
+def run_train_cli(args) -> int:
+    if args.resume:
+        saved = Path(args.resume) / "config.json"
+        if not saved.is_file():
+            raise FileNotFoundError(f"nothing to resume: {saved} does not exist")
+        raw = json.loads(saved.read_text())
+        raw = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        cfg = parse_overrides(TrainConfig(**raw), args.overrides)
+    else:
+        cfg = parse_overrides(PRESETS[args.config], args.overrides)
+    out = train(cfg, resume=bool(args.resume), progress=not args.no_progress)
+    print(f"done: {out}")
+    return 0

@@ -1,0 +1,35 @@
+"""Shared fixtures. Tests read ../shared (golden data, photos) in place and skip only where it is absent."""
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+GOLDEN = SHARED / "golden"
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} (golden data and photos) is not present next to the repository")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def golden_dir(shared_dir) -> Path:
+    return shared_dir / "golden"
+
+
+@pytest.fixture(scope="session")
+def authors_model(golden_dir):
+    from indexnet import load_model
+    return load_model(golden_dir / "authors_random_checkpoint.pth.tar")
+
+
+@pytest.fixture(scope="session")
+def mmagic_model(golden_dir):
+    from indexnet import load_model
+    return load_model(golden_dir / "mmagic_random_checkpoint_wellcond.pth")

@@ -1,0 +1,119 @@
+"""Losses (SPEC §4): MMagic golden values, reductions, weightings, edge cases."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from indexnet.losses import alpha_loss, composition_loss, matting_loss, unknown_mask
+
+GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "mmagic_parity_wellcond.npz"
+
+
+@pytest.fixture(scope="module")
+def golden():
+    if not GOLDEN.is_file():
+        pytest.skip(f"golden file {GOLDEN} not found (shared data absent)")
+    return np.load(GOLDEN)
+
+
+def golden_batch(golden):
+    batch = {
+        "alpha": torch.from_numpy(golden["loss_gt_alpha"]),
+        "fg": torch.from_numpy(golden["loss_fg"]),
+        "bg": torch.from_numpy(golden["loss_bg"]),
+        "merged": torch.from_numpy(golden["loss_merged"]),
+        "trimap": torch.from_numpy(golden["loss_trimap_u8"]),
+    }
+    return torch.from_numpy(golden["loss_pred_alpha"]), batch
+
+
+def random_batch(n=3, size=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    alpha = torch.rand(n, 1, size, size, generator=g)
+    fg, bg = torch.rand(n, 3, size, size, generator=g), torch.rand(n, 3, size, size, generator=g)
+    trimap = torch.tensor([0.0, 128.0, 255.0])[torch.randint(0, 3, (n, 1, size, size), generator=g)]
+    batch = {"alpha": alpha, "fg": fg, "bg": bg, "merged": alpha * fg + (1 - alpha) * bg, "trimap": trimap}
+    pred = torch.rand(n, 1, size, size, generator=g) * 1.4 - 0.2  # raw output strays outside [0, 1]
+    return pred, batch
+
+
+def test_unknown_mask_matches_golden_weight(golden):
+    trimap = torch.from_numpy(golden["loss_trimap_u8"])
+    expected = torch.from_numpy(golden["loss_weight"])
+    assert torch.equal(unknown_mask(trimap), expected)
+    assert torch.equal(unknown_mask(trimap.float()), expected)  # raw values as float
+    assert torch.equal(unknown_mask(trimap.float() / 255), expected)  # MMagic's trimap / 255
+
+
+def test_mmagic_golden_values(golden):
+    pred, batch = golden_batch(golden)
+    total, parts = matting_loss(pred, batch, weighting="mmagic")
+    np.testing.assert_allclose(parts["alpha"].item(), float(golden["loss_alpha_value"]), rtol=1e-5)
+    np.testing.assert_allclose(parts["comp"].item(), float(golden["loss_comp_value"]), rtol=1e-5)
+    np.testing.assert_allclose(total.item(), parts["alpha"].item() + parts["comp"].item(), rtol=1e-6)
+
+
+def test_golden_matches_plain_formula(golden):
+    """The per-sample mean over unknown pixels, written out, gives the same numbers."""
+    pred, batch = golden_batch(golden)
+    mask = batch["trimap"] == 128
+    expected_alpha, expected_comp = [], []
+    for i in range(pred.shape[0]):
+        e = (pred[i] - batch["alpha"][i])[mask[i]]
+        expected_alpha.append(torch.sqrt(e**2 + 1e-12).mean())
+        comp = pred[i] * batch["fg"][i] + (1 - pred[i]) * batch["bg"][i] - batch["merged"][i]
+        expected_comp.append(torch.sqrt(comp[:, mask[i][0]] ** 2 + 1e-12).mean())  # over 3 * #unknown
+    _, parts = matting_loss(pred, batch)
+    np.testing.assert_allclose(parts["alpha"].item(), 0.5 * torch.stack(expected_alpha).mean().item(), rtol=1e-6)
+    np.testing.assert_allclose(parts["comp"].item(), 1.5 * torch.stack(expected_comp).mean().item(), rtol=1e-6)
+
+
+def test_authors_and_mmagic_weightings_are_the_same_objective():
+    """Authors: 0.5 * (sum over RGB) / #unknown; MMagic: 1.5 * (mean over RGB) ... = the same."""
+    pred, batch = random_batch()
+    mask = unknown_mask(batch["trimap"])
+    args = (pred, batch["fg"], batch["bg"], batch["merged"], mask)
+    comp_sum, comp_mean = composition_loss(*args, reduction="sum"), composition_loss(*args, reduction="mean")
+    torch.testing.assert_close(comp_sum, 3 * comp_mean)
+    total_authors, parts_authors = matting_loss(pred, batch, weighting="authors")
+    total_mmagic, parts_mmagic = matting_loss(pred, batch, weighting="mmagic")
+    torch.testing.assert_close(parts_authors["comp"], 0.5 * comp_sum)
+    torch.testing.assert_close(parts_mmagic["comp"], 1.5 * comp_mean)
+    torch.testing.assert_close(total_authors, total_mmagic)
+    with pytest.raises(ValueError):
+        matting_loss(pred, batch, weighting="other")
+
+
+def test_sample_without_unknown_pixels_contributes_zero():
+    pred, batch = random_batch(n=2)
+    batch["trimap"][1] = 255.0  # second sample: no unknown pixel
+    total, parts = matting_loss(pred, batch)
+    assert torch.isfinite(total)
+    # the empty sample adds 0 but still counts in the batch mean (MMagic divides by N)
+    first = {key: value[:1] for key, value in batch.items()}
+    _, parts_first = matting_loss(pred[:1], first)
+    torch.testing.assert_close(parts["alpha"], parts_first["alpha"] / 2)
+    # an all-known batch is finite (0) and still differentiable
+    batch["trimap"][:] = 0.0
+    pred = pred.clone().requires_grad_(True)
+    total, _ = matting_loss(pred, batch)
+    total.backward()
+    assert total.item() == 0.0 and torch.isfinite(pred.grad).all()
+
+
+def test_gradient_flows_only_through_unknown_pixels():
+    pred, batch = random_batch()
+    pred.requires_grad_(True)
+    total, _ = matting_loss(pred, batch)
+    total.backward()
+    unknown = unknown_mask(batch["trimap"]).bool()
+    assert pred.grad[unknown].abs().min() > 0
+    assert pred.grad[~unknown].abs().max() == 0
+
+
+def test_raw_prediction_is_not_clamped():
+    """Predictions beyond [0, 1] are penalised by their full distance (no clamp before the loss)."""
+    alpha = torch.ones(1, 1, 2, 2)
+    mask = torch.ones(1, 1, 2, 2)
+    torch.testing.assert_close(alpha_loss(torch.full_like(alpha, 1.5), alpha, mask), torch.tensor(0.5))
