@@ -129,7 +129,8 @@ def crop_around_unknown(
 
     The side s is uniform over ``crop_sizes``. An image smaller than s is first enlarged (by
     max(s/h, s/w), MMagic ``CropAroundUnknown``). The centre is a random unknown pixel (trimap == 128
-    if the sample has a trimap, else 0 < alpha < 255, which is what the DIM pipeline needs), drawn
+    if the sample has a trimap, as the authors' ``RandomCrop``; else 0 < alpha < 255, as MMagic's
+    configs do even when a trimap exists, and as the DIM pipeline needs before its trimap), drawn
     among those at least s/2 from the borders so the crop is centred on it; if there are none there,
     any unknown pixel with the box shifted inside the image; if there are none at all, a random box.
     Then everything is resized to out_size: bicubic for image, fg, bg and alpha (as the authors'
@@ -289,103 +290,14 @@ def _coco_path(bg_dir: Path, name: str) -> Path:
     return path
 
 
-class Comp1kTrainDataset(Dataset):
-    """Adobe Composition-1k training set, composited on the fly (SPEC §4): 431 fg x 100 bg = 43,100.
-
-    Two layouts of ``root`` are read:
-    * the Adobe/DIM release: ``training_fg_names.txt`` and ``training_bg_names.txt`` in ``root`` or
-      ``root/Training_set``; foregrounds and mattes under ``fg/`` and ``alpha/`` (or the release's
-      ``Adobe-licensed images/`` and ``Other/`` subfolders); COCO backgrounds in ``bg_dir``
-      (default ``train2014/`` beside the name lists, as DIM's Composition_code.py; a train2017
-      folder works too). Composite i uses fg i // bg_per_fg and
-      line i of the background list, as DIM's composition code.
-    * MMagic's converted layout: ``root/training_list.json``, a list of dicts with ``alpha_path``,
-      ``fg_path``, ``bg_path`` (already fitted) and ``merged_path``, relative to ``root``; the merged
-      file is read when it exists (``--composite``), else composited.
-
-    Items are ``to_tensors`` dicts after the pipeline; ``load(i)`` gives the raw numpy sample. The
-    randomness of item i is ``item_rng(seed, epoch, i)``; call ``set_epoch`` before each epoch (with
-    ``persistent_workers=False`` loaders, so workers see the new epoch).
-    """
-
-    def __init__(
-        self,
-        root: str | Path,
-        pipeline: str | Callable = "indexnet",
-        crop_sizes: tuple[int, ...] = (320, 480, 640),
-        out_size: int = 320,
-        seed: int = 0,
-        bg_per_fg: int = 100,
-        bg_dir: str | Path | None = None,
-    ):
-        self.root = Path(root)
-        self.pipeline = _pipeline(pipeline)
-        self.crop_sizes, self.out_size, self.seed, self.epoch = crop_sizes, out_size, seed, 0
-        if (self.root / "training_list.json").is_file():
-            self.items = self._items_from_json(self.root / "training_list.json")
-        else:
-            self.items = self._items_from_names(bg_dir, bg_per_fg)
-
-    def _items_from_json(self, path: Path) -> list[dict]:
-        items = []
-        for entry in json.loads(path.read_text()):
-            item = {"alpha": self.root / entry["alpha_path"], "fg": self.root / entry["fg_path"], "bg": self.root / entry["bg_path"]}
-            if "merged_path" in entry:
-                item["merged"] = self.root / entry["merged_path"]
-            items.append(item)
-        return items
-
-    def _items_from_names(self, bg_dir, bg_per_fg: int) -> list[dict]:
-        root = self.root
-        if not (root / "training_fg_names.txt").is_file() and (root / "Training_set").is_dir():
-            root = root / "Training_set"
-        lists = [root / "training_fg_names.txt", root / "training_bg_names.txt"]
-        for path in lists:
-            if not path.is_file():
-                raise FileNotFoundError(f"{path} not found (and no {self.root / 'training_list.json'})")
-        fg_names, bg_names = ([line.strip() for line in p.read_text().splitlines() if line.strip()] for p in lists)
-        if len(bg_names) != len(fg_names) * bg_per_fg:
-            raise ValueError(f"{len(bg_names)} background names for {len(fg_names)} foregrounds x {bg_per_fg}")
-        subdirs = [root, root / "Adobe-licensed images", root / "Other"]
-        bg_dir = Path(bg_dir) if bg_dir is not None else root / "train2014"
-        items = []
-        for k, name in enumerate(fg_names):
-            fg = _first_existing([d / "fg" for d in subdirs], name, "foreground")
-            alpha = _first_existing([d / "alpha" for d in subdirs], name, "alpha matte")
-            for bg_name in bg_names[k * bg_per_fg : (k + 1) * bg_per_fg]:
-                items.append({"alpha": alpha, "fg": fg, "bg": _coco_path(bg_dir, bg_name)})
-        return items
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def load(self, index: int) -> dict:
-        """Full-size sample {image, alpha, fg, bg} of uint8 arrays, before any augmentation."""
-        item = self.items[index]
-        alpha, fg = read_alpha(item["alpha"]), read_rgb(item["fg"])
-        if alpha.shape != fg.shape[:2]:
-            raise ValueError(f"alpha {item['alpha']} is {alpha.shape}, foreground {item['fg']} is {fg.shape[:2]}")
-        bg = fit_background(read_rgb(item["bg"]), fg.shape)  # a no-op on MMagic's fitted bgs
-        if "merged" in item and item["merged"].is_file():
-            image = read_rgb(item["merged"])
-        else:
-            image = composite(fg, bg, alpha)
-        return {"image": image, "alpha": alpha, "fg": fg, "bg": bg}
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = item_rng(self.seed, self.epoch, index)
-        return to_tensors(self.pipeline(self.load(index), rng, self.crop_sizes, self.out_size))
-
-
 class PipelineDataset(Dataset):
     """Applies a training pipeline + ``to_tensors`` to any dataset of samples with ``image``,
-    ``alpha``, ``fg``, ``bg`` uint8 arrays (e.g. ``indexnet.synthetic.SyntheticMatting``).
+    ``alpha``, ``fg``, ``bg`` uint8 arrays (e.g. ``Comp1kTrainSource`` or
+    ``indexnet.synthetic.SyntheticMatting``); the base's own trimap, if any, is replaced.
 
-    Deterministic per (seed, epoch, index), like ``Comp1kTrainDataset``; the base's own trimap, if
-    any, is replaced by the pipeline's.
+    The randomness of item i is ``item_rng(seed, epoch, i)``: call ``set_epoch`` before each epoch
+    (with ``persistent_workers=False`` loaders, so workers see it); a resumed run that sets the
+    same epoch replays the same data.
     """
 
     def __init__(
@@ -414,6 +326,93 @@ class PipelineDataset(Dataset):
         return to_tensors(self.pipeline(sample, rng, self.crop_sizes, self.out_size))
 
 
+class Comp1kTrainSource(Dataset):
+    """Adobe Composition-1k training samples, composited on the fly (SPEC §4): 431 fg x 100 bg.
+
+    Item i is the full-size sample {image, alpha, fg, bg} of uint8 arrays, before augmentation.
+    Two layouts of ``root`` are read:
+    * the Adobe/DIM release: ``training_fg_names.txt`` and ``training_bg_names.txt`` in ``root`` or
+      ``root/Training_set``; foregrounds and mattes under ``fg/`` and ``alpha/`` (or the release's
+      ``Adobe-licensed images/`` and ``Other/`` subfolders); COCO backgrounds in ``bg_dir``
+      (default ``train2014/`` beside the name lists, as DIM's Composition_code.py; a train2017
+      folder works too). Composite i uses fg i // bg_per_fg and line i of the background list, as
+      DIM's composition code, so there are 431 x 100 = 43,100.
+    * MMagic's converted layout: ``root/training_list.json``, a list of dicts with ``alpha_path``,
+      ``fg_path``, ``bg_path`` (already fitted) and ``merged_path``, relative to ``root``; the merged
+      file is read when it exists (``--composite``), else composited.
+    Missing name lists, foregrounds and mattes are reported on construction, backgrounds on reading.
+    """
+
+    def __init__(self, root: str | Path, bg_per_fg: int = 100, bg_dir: str | Path | None = None):
+        self.root = Path(root)
+        if (self.root / "training_list.json").is_file():
+            self.items = self._items_from_json(self.root / "training_list.json")
+        else:
+            self.items = self._items_from_names(bg_dir, bg_per_fg)
+
+    def _items_from_json(self, path: Path) -> list[dict]:
+        items = []
+        for entry in json.loads(path.read_text()):
+            item = {key: self.root / entry[f"{key}_path"] for key in ("alpha", "fg", "bg", "merged")
+                    if f"{key}_path" in entry}
+            items.append(item)
+        return items
+
+    def _items_from_names(self, bg_dir, bg_per_fg: int) -> list[dict]:
+        root = self.root
+        if not (root / "training_fg_names.txt").is_file() and (root / "Training_set").is_dir():
+            root = root / "Training_set"
+        lists = [root / "training_fg_names.txt", root / "training_bg_names.txt"]
+        for path in lists:
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} not found (and no {self.root / 'training_list.json'})")
+        fg_names, bg_names = ([line.strip() for line in p.read_text().splitlines() if line.strip()]
+                              for p in lists)
+        if len(bg_names) != len(fg_names) * bg_per_fg:
+            raise ValueError(f"{len(bg_names)} background names for {len(fg_names)} foregrounds x {bg_per_fg}")
+        subdirs = [root, root / "Adobe-licensed images", root / "Other"]
+        bg_dir = Path(bg_dir) if bg_dir is not None else root / "train2014"
+        items = []
+        for k, name in enumerate(fg_names):
+            fg = _first_existing([d / "fg" for d in subdirs], name, "foreground")
+            alpha = _first_existing([d / "alpha" for d in subdirs], name, "alpha matte")
+            for bg_name in bg_names[k * bg_per_fg : (k + 1) * bg_per_fg]:
+                items.append({"alpha": alpha, "fg": fg, "bg": _coco_path(bg_dir, bg_name)})
+        return items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        item = self.items[index]
+        alpha, fg = read_alpha(item["alpha"]), read_rgb(item["fg"])
+        if alpha.shape != fg.shape[:2]:
+            raise ValueError(f"alpha {item['alpha']} is {alpha.shape[:2]}, "
+                             f"foreground {item['fg']} is {fg.shape[:2]}")
+        bg = fit_background(read_rgb(item["bg"]), fg.shape)  # a no-op on MMagic's fitted bgs
+        if "merged" in item and item["merged"].is_file():
+            image = read_rgb(item["merged"])
+        else:
+            image = composite(fg, bg, alpha)
+        return {"image": image, "alpha": alpha, "fg": fg, "bg": bg}
+
+
+class Comp1kTrainDataset(PipelineDataset):
+    """Composition-1k training tensors: ``PipelineDataset`` over ``Comp1kTrainSource(root)``."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        pipeline: str | Callable = "indexnet",
+        crop_sizes: tuple[int, ...] = (320, 480, 640),
+        out_size: int = 320,
+        seed: int = 0,
+        bg_per_fg: int = 100,
+        bg_dir: str | Path | None = None,
+    ):
+        super().__init__(Comp1kTrainSource(root, bg_per_fg, bg_dir), pipeline, crop_sizes, out_size, seed)
+
+
 # --- Offline compositing -------------------------------------------------------------------------
 
 
@@ -437,7 +436,7 @@ def composite_dataset_to_disk(
     """
     from tqdm import tqdm
 
-    dataset = Comp1kTrainDataset(root, bg_per_fg=bg_per_fg, bg_dir=bg_dir)
+    dataset = Comp1kTrainSource(root, bg_per_fg=bg_per_fg, bg_dir=bg_dir)
     out_dir = Path(out_dir) if out_dir is not None else Path(root)
     entries, fg_path, fg, alpha = [], None, None, None
     for index in tqdm(range(len(dataset)), desc="compositing", unit="img"):
