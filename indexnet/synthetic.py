@@ -129,10 +129,28 @@ def _noise(rng, S, cells):
     return np.clip(cv2.resize(small, (S, S), interpolation=cv2.INTER_CUBIC), 0, 1)  # cubic overshoots
 
 
+def _rgb(x):
+    """S×S -> S×S×3 by repetition. Speed note: numpy broadcasting against a trailing axis of 3
+    (``x[..., None] * rgb`` or ``img * gain3``) runs ~10× slower than same-shape arithmetic, so colour
+    maths here uses _rgb and cv2.transform instead."""
+    return cv2.cvtColor(np.ascontiguousarray(x, np.float32), cv2.COLOR_GRAY2RGB)
+
+
+def _affine_color(img, gain, bias):
+    """Per-channel ``img·gain + bias`` (img S×S or S×S×3 float32; gain, bias length-3) via cv2.transform."""
+    n = 1 if img.ndim == 2 else 3
+    m = np.zeros((3, n + 1), np.float32)
+    m[:, n] = bias
+    if n == 1:
+        m[:, 0] = gain
+    else:
+        m[:, :3] = np.diag(np.asarray(gain, np.float32) * np.ones(3, np.float32))
+    return cv2.transform(np.ascontiguousarray(img, np.float32), m)
+
+
 def _gradient_map(gray, c0, c1):
     """Tint a gray image in [0,1] by mapping 0→c0 and 1→c1."""
-    g = np.clip(gray, 0, 1)[..., None]
-    return (c0 + (c1 - c0) * g).astype(np.float32)
+    return _affine_color(np.clip(gray, 0, 1), np.asarray(c1) - c0, c0)
 
 
 def _photo_crop(rng, img, S, zoom, shift=None):
@@ -182,7 +200,7 @@ def _procedural(rng, S):
 def _jitter(rng, img):
     """Per-channel gain, brightness and gamma jitter (real photos differ in exposure and white balance)."""
     gain = rng.uniform(0.8, 1.2, 3).astype(np.float32) * rng.uniform(0.7, 1.3)
-    img = np.clip(img * gain + rng.uniform(-0.05, 0.05), 0, 1)
+    img = np.clip(_affine_color(img, gain, np.full(3, rng.uniform(-0.05, 0.05), np.float32)), 0, 1)
     return cv2.pow(img, float(rng.uniform(0.75, 1.33)))  # cv2.pow: ~4× faster than numpy's ** here
 
 
@@ -203,12 +221,12 @@ def _fg_texture(rng, S, bank, bg_photo):
     """Foreground surface: a crop of a *different* photo (zoomed in: surfaces are smoother than scenes)
     or a procedural texture, with smooth shading so bodies read as 3-D objects."""
     others = [i for i in range(len(bank)) if i != bg_photo]
-    if others and rng.random() < 0.65:
+    if others and rng.random() < 0.75:
         tex, _ = _photo_crop(rng, bank[others[int(rng.integers(len(others)))]], S, rng.uniform(1.5, 4.0))
     else:
         tex = _procedural(rng, S)
     shade = 0.65 + 0.6 * _noise(rng, S, 3)
-    return _jitter(rng, np.clip(tex * shade[..., None], 0, 1))
+    return _jitter(rng, np.clip(tex * _rgb(shade), 0, 1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -271,6 +289,15 @@ def _fill(S, polys, value=255, canvas=None):
     return canvas
 
 
+def _resample(poly, n=160):
+    """n points evenly spaced along a closed polygon (a rigid polygon has only 3-7 vertices; hair and
+    fur roots must cover its edges, not just its corners)."""
+    closed = np.vstack([poly, poly[:1]])
+    cum = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
+    u = np.linspace(0, cum[-1], n, endpoint=False)
+    return np.stack([np.interp(u, cum, closed[:, 0]), np.interp(u, cum, closed[:, 1])], 1)
+
+
 def _outward_normals(poly):
     """Unit normals of a closed polygon, pointing away from its centroid."""
     tang = np.roll(poly, -1, 0) - np.roll(poly, 1, 0)
@@ -297,35 +324,62 @@ def _strand_paths(rng, roots, theta0, length, P, curl, wave, gravity):
     return pts
 
 
-def _draw_strands(rng, alpha_c, color_c, pts, width, colors):
-    """Draw strands in a few batched cv2.polylines calls (speed): strands are split into 3 width
+class _StrandCanvas:
+    """Supersampled strand alpha, one SS× canvas per line width. cv2 draws 1-px anti-aliased lines
+    5-10× faster than thick ones, so every strand is drawn 1 canvas-px wide (0.25 px at SS = 4) and a
+    width class is made by dilating its whole canvas with a disk of radius r (width (1 + 2r) / SS px).
+    ``alpha()`` takes the union (max) of the classes and area-downsamples."""
+
+    def __init__(self, S, base=None):
+        self.S, self.layers = S, {}
+        if base is not None:
+            self.layers[0] = base
+
+    def canvas(self, width):
+        r = min(3, max(0, round((width * SS - 1) / 2)))  # each class costs a full-canvas dilation
+        if r not in self.layers:
+            self.layers[r] = np.zeros((self.S * SS, self.S * SS), np.uint8)
+        return self.layers[r]
+
+    def alpha(self):
+        out = None
+        for r, c in self.layers.items():
+            if r:
+                c = cv2.dilate(c, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+            out = c if out is None else np.maximum(out, c)
+        if out is None:
+            out = np.zeros((self.S * SS, self.S * SS), np.uint8)
+        return _down(out)
+
+
+def _draw_strands(rng, canvas, color_c, pts, width, colors):
+    """Draw M strands (M×P×2 points) in a few batched cv2.polylines calls: strands fall into 3 width
     groups (each with its own shade), and every strand into 3 chunks whose width tapers towards the tip.
-    Alpha goes on the SS× canvas ``alpha_c``; colour only needs to be roughly right under the strand,
-    so it goes on the 1× canvas ``color_c`` (drawing it at SS× cost half the sample's time).
-    Strand alpha is always opaque: thin strands get fractional alpha from sub-pixel coverage, as real
-    hair does."""
+    Alpha goes on the supersampled ``canvas`` (a ``_StrandCanvas``); colour only needs to be roughly
+    right under the strand, so it goes on the 1× canvas ``color_c``. Strand alpha is always opaque:
+    thin strands get fractional alpha from sub-pixel coverage, as real hair does."""
     M, P = pts.shape[:2]
     fixed = _fix(pts)
     fixed1 = np.round(pts * 4).astype(np.int32)
     group = rng.integers(0, 3, M)
+    cols = np.clip(np.asarray(colors, np.float64).reshape(3, -1) * 255, 0, 255).tolist()
     cuts = [(0, P // 2 + 1), (P // 2, 3 * P // 4 + 1), (3 * P // 4, P)]
     for g in range(3):
         sel = np.flatnonzero(group == g)
         if not len(sel):
             continue
         w = width * (0.6, 1.0, 1.5)[g]
-        col = tuple(float(c) for c in np.clip(np.atleast_1d(colors[g]) * 255, 0, 255))
+        col = tuple(cols[g])
         for k, (a, b) in enumerate(cuts):
-            th = max(1, int(round(w * SS * (1.0, 0.7, 0.45)[k])))
-            cv2.polylines(alpha_c, [fixed[i, a:b] for i in sel], False, 255, th, cv2.LINE_AA, shift=2)
-            cv2.polylines(color_c, [fixed1[i, a:b] for i in sel], False, col, max(1, (th + SS // 2) // SS),
+            cv2.polylines(canvas.canvas(w * (1.0, 0.7, 0.45)[k]), [fixed[i, a:b] for i in sel], False, 255, 1,
                           cv2.LINE_AA, shift=2)
+        cv2.polylines(color_c, [fixed1[i] for i in sel], False, col, 1, cv2.LINE_AA, shift=2)
 
 
 def _hair_colors(rng, base):
     """Three shades of one lock (darker, base, lighter highlight) with a small per-lock hue shift."""
-    b = np.clip(base * rng.uniform(0.75, 1.25) + rng.normal(0, 0.03, 3), 0, 1)
-    return [np.clip(b * 0.7, 0, 1), b, np.clip(b * 1.25 + 0.05, 0, 1)]
+    b = base * rng.uniform(0.75, 1.25) + rng.normal(0, 0.03, 3)
+    return [b * 0.7, b, b * 1.25 + 0.05]  # clipped by _draw_strands
 
 
 def _hair_base(rng, bg=None, at=None):
@@ -347,54 +401,63 @@ def kind_solid(rng, S, body, tex, camo_bg=None):
     return [(_down(_fill(S, body["polys"])), tex)]
 
 
-def _hair_layer(rng, S, roots, normals, camo_bg, n_locks, n_strands, length, width, curl, gravity, spread):
-    alpha_c = np.zeros((S * SS, S * SS), np.uint8)
-    base = _hair_base(rng, camo_bg, roots[len(roots) // 2])
-    color_c = np.empty((S, S, 3), np.uint8)
-    color_c[:] = np.clip(base * 255, 0, 255).astype(np.uint8)
+def _loguniform(rng, lo, hi):
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _hair_locks(rng, canvas, color_c, roots, normals, base, n_locks, n_strands, length, width, curl,
+                gravity, spread, depth):
+    """Draw ``n_locks`` locks. A lock is a bundle of strands whose roots are spread along the boundary
+    and sunk up to ``depth`` inside the body (so hair covers the top of the head), sharing a direction,
+    bend and wave; each strand adds its own small angular noise, length and shade."""
     for _ in range(n_locks):
         j = int(rng.integers(len(roots)))
         m = int(rng.integers(*n_strands))
         tang = np.array([-normals[j, 1], normals[j, 0]])
-        # Roots spread along the boundary and sunk slightly inside the body, so strands grow out of it.
-        r = (roots[j] + tang * rng.normal(0, spread, m)[:, None] - normals[j] * rng.uniform(0, 0.04 * S, m)[:, None])
-        th0 = np.arctan2(normals[j, 1], normals[j, 0]) + rng.normal(0, 0.5) + rng.normal(0, 0.15, m)
-        ln = length * rng.uniform(0.5, 1.2) * rng.uniform(0.6, 1.0, m)
-        pts = _strand_paths(rng, r, th0, ln, 24, curl * rng.uniform(0.5, 1.5), rng.uniform(0, 0.5) * curl,
-                            gravity * rng.uniform(0.5, 1.2))
-        _draw_strands(rng, alpha_c, color_c, pts, width * rng.uniform(0.6, 1.4), _hair_colors(rng, base))
-    color = color_c.astype(np.float32) / 255
-    return _down(alpha_c), color
+        r = roots[j] + tang * rng.normal(0, spread, m)[:, None] - normals[j] * rng.uniform(0, depth, m)[:, None]
+        th0 = np.arctan2(normals[j, 1], normals[j, 0]) + rng.normal(0, 0.4) + rng.normal(0, 0.12, m)
+        ln = length * rng.uniform(0.6, 1.2) * rng.uniform(0.5, 1.0, m)
+        c = curl * rng.uniform(0.6, 1.4)
+        pts = _strand_paths(rng, r, th0, ln, 16, c, rng.uniform(0, 0.4) * c, gravity * rng.uniform(0.7, 1.2))
+        _draw_strands(rng, canvas, color_c, pts, width * rng.uniform(0.7, 1.4), _hair_colors(rng, base))
 
 
 def kind_hair(rng, S, body, tex, camo_bg=None):
-    """Locks of long, thin, wavy strands from the upper part of the body (a head of hair), or from a
-    point when there is no body (a loose tuft), plus stray flyaway strands."""
+    """A head of hair: locks of long thin strands rooted in the upper part of the body (or a loose tuft
+    from a point when there is no body), plus a few stray flyaway strands. Per sample a hair style:
+    sleek (low curl, strong gravity: long straight hair) to wild (high curl, no gravity: troll hair)."""
     if body is None:
         p = S * rng.uniform(0.3, 0.7, 2)
         poly = _ellipse(p[0], p[1], S * 0.05, S * 0.05, 40)
     else:
-        poly = body["polys"][0]
+        poly = _resample(body["polys"][0])
     nrm = _outward_normals(poly)
-    top = poly[:, 1] < np.percentile(poly[:, 1], rng.uniform(40, 90))  # roots on the upper part
+    top = poly[:, 1] <= np.percentile(poly[:, 1], rng.uniform(40, 90))  # roots on the upper part
     roots, normals = poly[top], nrm[top]
     scale = S / 320
-    alpha, color = _hair_layer(rng, S, roots, normals, camo_bg, int(rng.integers(8, 25)), (10, 50),
-                               S * rng.uniform(0.12, 0.5), rng.uniform(0.25, 1.2) * scale,
-                               rng.uniform(0.5, 2.5), rng.uniform(0.0, 0.8), S * 0.03)
-    # Flyaways: few, long, very thin, curly strands — the hardest structures in real hair photos.
-    fa, fc = _hair_layer(rng, S, roots, normals, camo_bg, int(rng.integers(1, 4)), (1, 6),
-                         S * rng.uniform(0.2, 0.6), rng.uniform(0.25, 0.6) * scale, rng.uniform(1.5, 4), 0.2, S * 0.05)
-    return [(alpha, color), (fa, fc)]
+    base = _hair_base(rng, camo_bg, roots[len(roots) // 2])
+    canvas = _StrandCanvas(S)
+    color_c = np.empty((S, S, 3), np.uint8)
+    color_c[:] = np.clip(base * 255, 0, 255).astype(np.uint8)
+    curl = _loguniform(rng, 0.15, 2.5)
+    gravity = rng.uniform(0.0, 0.9)
+    # Most real strands are sub-pixel wide, so their alpha is fractional; a few locks are thicker.
+    width = _loguniform(rng, 0.25, 1.3) * scale
+    _hair_locks(rng, canvas, color_c, roots, normals, base, int(rng.integers(8, 24)), (15, 50),
+                S * rng.uniform(0.12, 0.5), width, curl, gravity, S * 0.03, S * 0.1)
+    # Flyaways: few, long, very thin, curly strands - the hardest structures in real hair photos.
+    _hair_locks(rng, canvas, color_c, roots, normals, base, int(rng.integers(1, 4)), (1, 6),
+                S * rng.uniform(0.2, 0.6), 0.3 * scale, curl * 2 + 0.5, gravity * 0.5, S * 0.05, 0.0)
+    return [(canvas.alpha(), color_c.astype(np.float32) / 255)]
 
 
 def kind_fur(rng, S, body, tex, camo_bg=None):
     """Dense short strands around the whole boundary, coloured like the body (plush toy, animal)."""
-    poly = body["polys"][0] if body is not None else _blob(rng, S * rng.uniform(0.35, 0.65),
+    poly = _resample(body["polys"][0]) if body is not None else _blob(rng, S * rng.uniform(0.35, 0.65),
                                                             S * rng.uniform(0.35, 0.65), S * rng.uniform(0.15, 0.3))
     nrm = _outward_normals(poly)
     # Without a body the fur grows from a filled blob of its own (a pompom, a plush ball).
-    alpha_c = np.zeros((S * SS, S * SS), np.uint8) if body is not None else _fill(S, [poly])
+    canvas = _StrandCanvas(S, None if body is not None else _fill(S, [poly]))
     # Fur is the body's own material: its colour is the body texture times a per-strand shade
     # (drawn on a 1× gray canvas, 128 = unchanged).
     shade_c = np.full((S, S), 128, np.uint8)
@@ -405,9 +468,9 @@ def kind_fur(rng, S, body, tex, camo_bg=None):
     th0 = np.arctan2(nrm[idx, 1], nrm[idx, 0]) + rng.normal(0, rng.uniform(0.2, 0.7), m)
     ln = S * rng.uniform(0.02, 0.08) * rng.uniform(0.4, 1.0, m)
     pts = _strand_paths(rng, roots, th0, ln, 8, rng.uniform(0.5, 2.0), 0.2, rng.uniform(0, 0.3))
-    _draw_strands(rng, alpha_c, shade_c, pts, rng.uniform(0.4, 1.5) * S / 320, [0.36, 0.5, 0.64])
-    color = np.clip(tex * (shade_c.astype(np.float32) / 128)[..., None], 0, 1)
-    return [(_down(alpha_c), color)]
+    _draw_strands(rng, canvas, shade_c, pts, rng.uniform(0.4, 1.5) * S / 320, [0.36, 0.5, 0.64])
+    color = np.clip(tex * _rgb(shade_c.astype(np.float32) / 128), 0, 1)
+    return [(canvas.alpha(), color)]
 
 
 def kind_transparent(rng, S, body, tex, camo_bg=None):
@@ -419,8 +482,8 @@ def kind_transparent(rng, S, body, tex, camo_bg=None):
                                   (0, 0), S * 0.05)
         density = (0.5 * _noise(rng, S, 5) + 0.3 * _noise(rng, S, 13) + 0.2 * _noise(rng, S, 31)) ** 1.5
         alpha = np.clip(region * density * rng.uniform(0.6, 1.6), 0, 0.85)
-        color = np.broadcast_to(np.clip(rng.uniform(0.6, 1.0) + rng.normal(0, 0.05, 3), 0, 1).astype(np.float32),
-                                (S, S, 3)) * (0.85 + 0.15 * _noise(rng, S, 8))[..., None]
+        tint = np.clip(rng.uniform(0.6, 1.0) + rng.normal(0, 0.05, 3), 0, 1)
+        color = _affine_color(0.85 + 0.15 * _noise(rng, S, 8), tint, np.zeros(3))
         return [(alpha, color)]
     shape = _down(_fill(S, [_blob(rng, c[0], c[1], S * rng.uniform(0.18, 0.35), rough=0.15)]))
     if r < 0.7:  # glass: interior alpha low, rises to opaque at the rim, plus specular streaks
@@ -430,7 +493,7 @@ def kind_transparent(rng, S, body, tex, camo_bg=None):
         base = rng.uniform(0.1, 0.4)
         alpha = shape * np.clip(base + (0.9 - base) * rim + 0.6 * cv2.GaussianBlur(hi.astype(np.float32), (0, 0), 2), 0, 1)
         tint = np.clip(rng.uniform(0.5, 1.0, 3), 0, 1).astype(np.float32)
-        color = np.clip(tint * (0.8 + 0.4 * _noise(rng, S, 4))[..., None] + hi[..., None] * 0.3, 0, 1)
+        color = np.clip(_affine_color(0.8 + 0.4 * _noise(rng, S, 4), tint, np.zeros(3)) + _rgb(hi * 0.3), 0, 1)
         return [(alpha.astype(np.float32), color.astype(np.float32))]
     # veil: woven fabric (fine stripes) with folds; alpha 0.2-0.75
     yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
@@ -450,17 +513,17 @@ def kind_net(rng, S, body, tex, camo_bg=None):
     region = _blob(rng, c[0], c[1], S * rng.uniform(0.25, 0.45), rough=0.2)
     color = _procedural(rng, S) if rng.random() < 0.5 else tex
     if rng.random() < 0.6:  # mesh
-        canvas = np.zeros((S * SS, S * SS), np.uint8)
+        canvas = _StrandCanvas(S)
+        lines_c = canvas.canvas(rng.uniform(0.3, 2.5) * S / 320)  # 1-px lines, widened by dilation
         step = S * rng.uniform(0.015, 0.05)
-        th = max(1, int(round(rng.uniform(0.3, 2.5) * S / 320 * SS)))
         a0 = rng.uniform(0, np.pi)
         for ang in (a0, a0 + rng.uniform(np.pi / 3, np.pi / 2)):
             d, n = np.array([np.cos(ang), np.sin(ang)]), np.array([-np.sin(ang), np.cos(ang)])
             offs = np.arange(-S, S, step)
             lines = [_fix(np.stack([S / 2 + n * o - d * S, S / 2 + n * o + d * S])) for o in offs]
-            cv2.polylines(canvas, lines, False, 255, th, cv2.LINE_AA, shift=2)
+            cv2.polylines(lines_c, lines, False, 255, 1, cv2.LINE_AA, shift=2)
         mask = _down(_fill(S, [region]))
-        mesh = _down(canvas)
+        mesh = canvas.alpha()
         # Wavy distortion (a hanging net is never straight): smooth random displacement field.
         amp = S * rng.uniform(0.0, 0.03)
         yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
@@ -489,8 +552,8 @@ def kind_soft(rng, S, alpha, color):
         k /= k.sum()
         f = lambda x: cv2.filter2D(x, -1, k, borderType=cv2.BORDER_REFLECT_101)  # noqa: E731
     a = np.clip(f(alpha), 0, 1)
-    pre = f(color * alpha[..., None])
-    col = np.where(a[..., None] > 1e-3, pre / np.maximum(a, 1e-3)[..., None], color)
+    pre = f(color * _rgb(alpha))
+    col = np.where(_rgb(a) > 1e-3, pre / _rgb(np.maximum(a, 1e-3)), color)
     return a, np.clip(col, 0, 1)
 
 
@@ -508,8 +571,8 @@ def _over(layers, S, fill):
     F = fill.astype(np.float32).copy()
     for a, c in layers:
         newA = a + A * (1 - a)
-        w = np.where(newA > 1e-6, a / np.maximum(newA, 1e-6), 0)[..., None]
-        F = w * c + (1 - w) * F
+        w = a / np.maximum(newA, 1e-6)  # share of the new layer in the pixel's colour (0 where a = 0)
+        F += _rgb(w) * (c - F)
         A = newA
     return A, F
 
@@ -552,10 +615,10 @@ def make_sample(index: int, split: str = "train", size: int = 320) -> dict:
     bank = photo_bank(split)
     bg, bg_photo = _background(rng, S, bank)
     kinds = _choose_kinds(rng)
-    camo = rng.random() < 0.2
+    camo = rng.random() < 0.12
     if camo:  # foreground made of the background's own colours, shifted slightly
-        tex = np.clip(np.roll(bg, tuple(rng.integers(-S // 8, S // 8, 2)), (0, 1)) + rng.normal(0, 0.04, 3), 0, 1)
-        tex = tex.astype(np.float32)
+        shifted = np.roll(bg, tuple(rng.integers(-S // 8, S // 8, 2)), (0, 1))
+        tex = np.clip(_affine_color(shifted, np.ones(3), rng.normal(0, 0.04, 3)), 0, 1)
     else:
         tex = _fg_texture(rng, S, bank, bg_photo)
     body = {"polys": _body_outlines(rng, S)} if "solid" in kinds else None
@@ -570,7 +633,7 @@ def make_sample(index: int, split: str = "train", size: int = 320) -> dict:
     alpha8 = np.clip(np.round(alpha * 255), 0, 255).astype(np.uint8)
     fg8 = np.clip(np.round(fg * 255), 0, 255).astype(np.uint8)
     bg8 = np.clip(np.round(bg * 255), 0, 255).astype(np.uint8)
-    a = alpha8.astype(np.float32)[..., None] / 255
+    a = _rgb(alpha8.astype(np.float32) / 255)
     image = (a * fg8 + (1 - a) * bg8).astype(np.uint8)  # truncation, as Composition-1k
     t = max(1, int(round(int(rng.integers(1, 20)) * S / 320)))
     return {"image": image, "alpha": alpha8, "fg": fg8, "bg": bg8, "trimap": trimap_from_alpha(alpha8, t),
