@@ -42,6 +42,14 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .train import export_run
+
+    iteration = export_run(args.run_dir, args.out, half=not args.fp32)
+    print(f"wrote {args.out} (iteration {iteration})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .checkpoint import DEFAULT_MODEL
 
@@ -68,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         add_train_args(sub.add_parser("train", help="train IndexNet (comp1k, dimaug or synthetic config)"))
     except ImportError:
         pass
+
+    p = sub.add_parser("export", help="write a training run's current weights (EMA if kept) as a release checkpoint")
+    p.add_argument("run_dir")
+    p.add_argument("out")
+    p.add_argument("--fp32", action="store_true", help="store float32 (default: float16)")
+    p.set_defaults(func=cmd_export)
 
     args = parser.parse_args(argv)
     try:

@@ -609,7 +609,8 @@ def trimap_from_alpha(alpha: np.ndarray, t: float) -> np.ndarray:
 
 def make_sample(index: int, split: str = "train", size: int = 320) -> dict:
     """One deterministic sample: ``image`` (composite), ``fg``, ``bg`` (H×W×3 uint8 RGB), ``alpha`` and
-    ``trimap`` (H×W uint8; trimap in {0, 128, 255}), plus ``kinds`` (e.g. "solid+hair+camo")."""
+    ``trimap`` (H×W uint8; trimap in {0, 128, 255}), plus ``kinds`` (e.g. "solid+hair+camo") and ``name``
+    ("<split>_<index>", as the evaluation runner labels rows)."""
     S = int(size)
     rng = _rng(split, index)
     bank = photo_bank(split)
@@ -637,7 +638,7 @@ def make_sample(index: int, split: str = "train", size: int = 320) -> dict:
     image = (a * fg8 + (1 - a) * bg8).astype(np.uint8)  # truncation, as Composition-1k
     t = max(1, int(round(int(rng.integers(1, 20)) * S / 320)))
     return {"image": image, "alpha": alpha8, "fg": fg8, "bg": bg8, "trimap": trimap_from_alpha(alpha8, t),
-            "kinds": "+".join(kinds + (["camo"] if camo else []))}
+            "kinds": "+".join(kinds + (["camo"] if camo else [])), "name": f"{split}_{index:05d}"}
 
 
 class SyntheticMatting(torch.utils.data.Dataset):

@@ -19,6 +19,7 @@ import math
 import os
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -267,6 +268,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        # The schedule comes from the config, so a resumed run may extend or change it.
+        scheduler.milestones = Counter(cfg.milestones)
+        scheduler.gamma = cfg.gamma
         if ema is not None and state.get("ema") is not None:
             ema = {k: v.to(device) for k, v in state["ema"].items()}
         _set_rng_state(state["rng"])
@@ -336,6 +340,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
                 log.write(json.dumps({"iteration": iteration, "val": metrics, "time": time.time()}) + "\n")
                 log.flush()
                 set_train_mode(model, cfg.freeze_encoder_bn)
+                t0, seen = time.perf_counter(), 0  # throughput excludes validation
             if iteration % cfg.checkpoint_every == 0 or iteration == end:
                 save_state(iteration)
     if bar is not None:
@@ -361,6 +366,18 @@ def export(model, ema, cfg: TrainConfig, iteration: int) -> None:
     save_checkpoint(cfg.export, final, half=cfg.export_half,
                     meta={"trained_with": dataclasses.asdict(cfg), "iterations": iteration,
                           "weights": "ema" if ema is not None else "last"})
+
+
+def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, half: bool = True) -> int:
+    """Write the weights of a run's last.pth (EMA if kept) in our release format; returns its iteration.
+    Works while the run is going on: last.pth is always complete (atomic writes)."""
+    state = torch.load(Path(run_dir) / "last.pth", map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
+    model = IndexNetMatting(IndexNetConfig(**cfg.model))
+    model.load_state_dict(state["model"])
+    cfg = dataclasses.replace(cfg, export=str(out), export_half=half)
+    export(model, state.get("ema"), cfg, state["iteration"])
+    return state["iteration"]
 
 
 # -------------------------------------------------------------------------------------- CLI
