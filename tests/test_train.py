@@ -1,0 +1,151 @@
+"""Training: ImageNet key mapping, overrides, exact resume after a kill, and 2-process DDP on CPU."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from indexnet.model import ENCODER_LAYERS, IndexNetMatting, torchvision_mobilenet_v2_to_ours
+from indexnet.train import PRESETS, TrainConfig, build_model, parse_overrides, train
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["data=synthetic", "out_size=64", "crop_sizes=[64,96]", "batch_size=2", "num_workers=0", "val_data=null",
+        "checkpoint_every=1", "log_every=1", "milestones=[3]", "ema_decay=0.9", "bf16=false", "channels_last=false"]
+
+
+def torchvision_layout_state_dict() -> dict:
+    """A random state dict with the keys and shapes of torchvision's mobilenet_v2()."""
+    g = torch.Generator().manual_seed(0)
+    sd = {}
+
+    def conv(name, shape):
+        sd[f"{name}.weight"] = torch.randn(*shape, generator=g)
+
+    def bn(name, c):
+        sd.update({f"{name}.weight": torch.rand(c, generator=g), f"{name}.bias": torch.randn(c, generator=g),
+                   f"{name}.running_mean": torch.randn(c, generator=g), f"{name}.running_var": torch.rand(c, generator=g),
+                   f"{name}.num_batches_tracked": torch.tensor(0)})
+
+    conv("features.0.0", (32, 3, 3, 3)); bn("features.0.1", 32)
+    conv("features.1.conv.0.0", (32, 1, 3, 3)); bn("features.1.conv.0.1", 32)
+    conv("features.1.conv.1", (16, 32, 1, 1)); bn("features.1.conv.2", 16)
+    i, c_in = 2, 16
+    for c_out, n, t in ENCODER_LAYERS[1:]:
+        for b in range(n):
+            hidden = c_in * t
+            conv(f"features.{i}.conv.0.0", (hidden, c_in, 1, 1)); bn(f"features.{i}.conv.0.1", hidden)
+            conv(f"features.{i}.conv.1.0", (hidden, 1, 3, 3)); bn(f"features.{i}.conv.1.1", hidden)
+            conv(f"features.{i}.conv.2", (c_out, hidden, 1, 1)); bn(f"features.{i}.conv.3", c_out)
+            i, c_in = i + 1, c_out
+    conv("features.18.0", (1280, 320, 1, 1)); bn("features.18.1", 1280)
+    sd["classifier.1.weight"] = torch.randn(1000, 1280, generator=g)
+    sd["classifier.1.bias"] = torch.randn(1000, generator=g)
+    return sd
+
+
+def test_torchvision_mapping_places_every_tensor():
+    sd = torchvision_layout_state_dict()
+    ours = torchvision_mobilenet_v2_to_ours(sd)
+    encoder = {k: v for k, v in IndexNetMatting().state_dict().items() if k.startswith("layer")}
+    assert set(ours) == set(encoder)
+    assert all(ours[k].shape == encoder[k].shape for k in ours)
+    torch.testing.assert_close(ours["layer0.0.weight"][:, :3], sd["features.0.0.weight"])
+    assert (ours["layer0.0.weight"][:, 3] == 0).all()  # the trimap channel starts at zero
+    torch.testing.assert_close(ours["layer1.0.conv.3.weight"], sd["features.1.conv.1.weight"])
+    torch.testing.assert_close(ours["layer2.1.conv.3.weight"], sd["features.3.conv.1.0.weight"])  # 2nd block of layer2
+    torch.testing.assert_close(ours["layer7.0.conv.7.running_var"], sd["features.17.conv.3.running_var"])
+
+
+def test_build_model_from_pretrained_file(tmp_path, shared_dir):
+    path = shared_dir / "pretrained" / "mobilenet_v2_imagenet_from_tflite_int8.pth"
+    model = build_model(TrainConfig(pretrained_encoder=str(path)))
+    sd = torch.load(path, weights_only=True)
+    torch.testing.assert_close(model.layer6[2].conv[6].weight,
+                               sd["features.16.conv.2.weight"])
+    torch.save({"not": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(ValueError, match="not a torchvision mobilenet_v2 state dict"):
+        build_model(TrainConfig(pretrained_encoder=str(tmp_path / "bad.pth")))
+
+
+def test_overrides():
+    cfg = parse_overrides(PRESETS["comp1k"], ["iterations=10", "crop_sizes=[64,96]", "data_root=/x/y", "bf16=true"])
+    assert cfg.iterations == 10 and cfg.crop_sizes == (64, 96) and cfg.data_root == "/x/y" and cfg.bf16
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides(cfg, ["nonsense=1"])
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides(cfg, ["iterations"])
+
+
+def test_comp1k_needs_data_root(tmp_path):
+    with pytest.raises(ValueError, match="data_root"):
+        train(parse_overrides(PRESETS["comp1k"], [f"out_dir={tmp_path}", "num_workers=0"]), progress=False)
+
+
+def _log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path):
+    """2 iterations + resume for 2 more == 4 iterations in one go, bit for bit (data, RNG, optimiser)."""
+    straight = parse_overrides(PRESETS["synthetic"], TINY + ["iterations=4", f"out_dir={tmp_path / 'a'}"])
+    train(straight, progress=False)
+    split = parse_overrides(straight, [f"out_dir={tmp_path / 'b'}"])
+    train(split, progress=False, stop_after=2)
+    assert torch.load(tmp_path / "b" / "last.pth", weights_only=False)["iteration"] == 2
+    train(split, resume=True, progress=False)
+    a = torch.load(tmp_path / "a" / "last.pth", weights_only=False)
+    b = torch.load(tmp_path / "b" / "last.pth", weights_only=False)
+    assert a["iteration"] == b["iteration"] == 4
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=0, msg=k)
+    losses_a = [r["loss"] for r in _log(tmp_path / "a") if "loss" in r]
+    losses_b = [r["loss"] for r in _log(tmp_path / "b") if "loss" in r]
+    assert losses_a == losses_b and all(math.isfinite(x) for x in losses_a)
+
+
+def _cli(*args, env=None):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return [sys.executable, "-m", "indexnet", "train", *args], env
+
+
+def test_killed_run_resumes(tmp_path):
+    out = tmp_path / "run"
+    cmd, env = _cli("--config", "synthetic", "--no-progress", *TINY, "iterations=40", f"out_dir={out}")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "last.pth").exists() and torch.load(out / "last.pth", weights_only=False)["iteration"] >= 2:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(out / "last.pth", weights_only=False)["iteration"]
+    assert 2 <= killed_at < 40
+    cmd, env = _cli("--resume", str(out), "--no-progress", "iterations=" + str(killed_at + 2))
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    state = torch.load(out / "last.pth", weights_only=False)
+    assert state["iteration"] == killed_at + 2
+    rows = [r for r in _log(out) if "loss" in r]
+    assert rows[-1]["iteration"] == killed_at + 2 and all(math.isfinite(r["loss"]) for r in rows)
+    assert not list(out.glob("*.tmp"))
+
+
+def test_ddp_two_processes_on_cpu(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+           "-m", "indexnet", "train", "--config", "synthetic", "--no-progress", *TINY, "iterations=2",
+           f"out_dir={out}"]
+    r = subprocess.run(cmd, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                       timeout=400)
+    assert r.returncode == 0, r.stderr[-3000:]
+    state = torch.load(out / "last.pth", weights_only=False)
+    assert state["iteration"] == 2
+    assert all(math.isfinite(r["loss"]) for r in _log(out) if "loss" in r)
