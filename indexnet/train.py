@@ -72,7 +72,7 @@ PRESETS: dict[str, TrainConfig] = {
     # The "DIM pipeline" variant (SAD 50.1).
     "dimaug": TrainConfig(pipeline="dim", out_dir="runs/dimaug"),
     # What fits two CPU cores in an afternoon: smaller crops (a 320² step costs ~1 s per sample,
-    # 192² about a third of that) and bf16; crops of 192-320 px from 320-px synthetic scenes keep
+    # 192² about a third of that); crops of 192-320 px from 320-px synthetic scenes keep
     # the object scale of real 800-px photos within ~2x. Constant lr with an EMA of the weights
     # instead of the step schedule: short runs have no time to anneal, and averaging gave the
     # same benefit in a probe (MEASURED.md). bf16 autocast is off: on CPUs without AVX-512 BF16
