@@ -16,7 +16,7 @@ from indexnet.train import PRESETS, TrainConfig, build_model, parse_overrides, t
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["data=synthetic", "out_size=64", "crop_sizes=[64,96]", "batch_size=2", "num_workers=0", "val_data=null",
-        "checkpoint_every=1", "log_every=1", "milestones=[3]", "ema_decay=0.9", "bf16=false", "channels_last=false"]
+        "checkpoint_every=1", "log_every=1", "milestones=[3]", "export=null", "ema_decay=0.9", "bf16=false", "channels_last=false"]
 
 
 def torchvision_layout_state_dict() -> dict:

@@ -1,0 +1,947 @@
+"""IndexNet matting demo: `python app.py`, then open http://127.0.0.1:7860.
+
+Upload, paint or generate a trimap; get the alpha matte, a clean RGBA cut-out (foreground colours
+from pymatting's multilevel estimator, so soft edges carry no halo of the old background) and a
+composite on a new background. Runs on a CPU, offline: the shipped weights are the default and the
+official ones are downloaded only when picked. `api_name="matte"` is the programmatic endpoint.
+
+Only UI wiring over the `indexnet` package lives here. Settings (environment variables):
+
+- INDEXNET_CHECKPOINT   model used by default: a path or a registered name (default: "synthetic")
+- INDEXNET_MAX_SIDE     longest side the network sees; larger images are downscaled (default 2048)
+- INDEXNET_MAX_PIXELS   larger uploads are refused (default 50 megapixels)
+- INDEXNET_MAX_FILE_SIZE  upload limit (default "25mb")
+- INDEXNET_CACHE_EXAMPLES  "0" to skip computing the examples at launch
+- GRADIO_SERVER_NAME / GRADIO_SERVER_PORT  address (default 127.0.0.1:7860)
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry or version check: start-up makes no request
+
+import functools
+import hashlib
+import logging
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import cv2
+import gradio as gr
+import numpy as np
+import PIL.Image
+import PIL.ImageOps
+import torch
+
+from indexnet import MODELS, load_model, predict
+from indexnet.checkpoint import DEFAULT_MODEL, CheckpointError, resolve_source
+from indexnet.inference import alpha_to_uint8, normalize_trimap, to_rgb_uint8_or_float, write_png
+
+try:  # Hugging Face ZeroGPU: a GPU is attached only inside functions decorated with spaces.GPU
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+    def gpu(fn=None, **_):
+        return fn if fn is not None else (lambda f: f)
+
+log = logging.getLogger("indexnet.app")
+APP_DIR = Path(__file__).resolve().parent
+EXAMPLES_DIR = APP_DIR / "examples"
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        log.warning("%s=%r is not an integer; using %d", name, os.environ[name], default)
+        return default
+
+
+DEFAULT_SOURCE = os.environ.get("INDEXNET_CHECKPOINT") or DEFAULT_MODEL
+MAX_SIDE = _env_int("INDEXNET_MAX_SIDE", 2048)
+MAX_PIXELS = _env_int("INDEXNET_MAX_PIXELS", 50_000_000)
+MAX_FILE_SIZE = os.environ.get("INDEXNET_MAX_FILE_SIZE", "25mb")
+PREVIEW_SIDE = 1024  # the trimap overlay is a preview: drawn at most this large
+GRABCUT_SIDE = 640  # GrabCut runs at most this large (it is slow), its mask is upscaled smoothly
+DEFAULT_BACKGROUND = "#4a90d9"
+
+# Trimap painting: fixed colours, semi-transparent so the photo shows through the strokes.
+PAINT_COLOURS = {"foreground": "#ffffff", "background": "#000000", "unknown": "#808080"}
+PAINT_OPACITY = 0.7
+# GrabCut hints: a loop (or box) around the subject, and optional corrections.
+HINT_COLOURS = {"around": "#3b82f6", "subject": "#22c55e", "background": "#ef4444"}
+PAINTED_ALPHA_MIN = 64  # layer pixels with less opacity count as unpainted (stroke anti-aliasing)
+
+
+# ----------------------------------------------------------------------------------------- models
+@dataclass(frozen=True)
+class ModelChoice:
+    label: str
+    source: str  # path or registered name given to load_model
+
+
+def model_choices() -> dict[str, ModelChoice]:
+    default_label = ("Shipped weights (offline)" if DEFAULT_SOURCE == DEFAULT_MODEL
+                     else f"Default: {Path(DEFAULT_SOURCE).name if Path(DEFAULT_SOURCE).suffix else DEFAULT_SOURCE}")
+    choices = {"default": ModelChoice(default_label, DEFAULT_SOURCE)}
+    for name, label in (("mmagic-comp1k", "MMagic Composition-1k (official, downloads once)"),
+                        ("mmagic-dimaug", "MMagic DIM-aug (official, downloads once)"),
+                        ("authors", "Authors' ICCV 2019 release (non-commercial, downloads once)")):
+        if name != DEFAULT_SOURCE:
+            choices[name] = ModelChoice(label, name)
+    return choices
+
+
+def model_description(key: str) -> str:
+    choice = model_choices().get(key)
+    if choice is None:
+        return ""
+    reg = MODELS.get(choice.source)
+    if reg is None:
+        return f"Checkpoint `{choice.source}`."
+    text = f"{reg.description}. Licence: {reg.licence}."
+    if urlparse(reg.source).scheme:
+        cached = _is_cached(choice.source)
+        text += " Already downloaded." if cached else " Downloaded on first use (needs internet), then cached."
+    return text
+
+
+def _is_cached(source: str) -> bool:
+    try:
+        resolve_source(source, download=False)
+        return True
+    except (FileNotFoundError, ConnectionError):
+        return False
+
+
+def _online(url: str, timeout: float = 3.0) -> bool:
+    """Can the download host be reached? Checked first so that offline use fails in seconds, not minutes."""
+    host = urlparse(url).hostname
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+_load_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=3)
+def _cached_model(source: str) -> torch.nn.Module:
+    return load_model(source)
+
+
+def get_model(source: str) -> torch.nn.Module:
+    """Load once per source and keep it (lru_cache); every failure becomes a message that says what to do."""
+    reg = MODELS.get(source)
+    with _load_lock:
+        try:
+            if reg and urlparse(reg.source).scheme and not _is_cached(source) and not _online(reg.source):
+                raise ConnectionError("no internet connection")
+            return _cached_model(source)
+        except ConnectionError as err:
+            raise gr.Error(f"Could not download the '{source}' weights ({err}). They are fetched once from the "
+                           "internet and then cached; offline, pick 'Shipped weights' in Settings.",
+                           title="Model not available offline") from err
+        except FileNotFoundError as err:
+            hint = ("The shipped weights are not in this copy of the project yet: set INDEXNET_CHECKPOINT to a "
+                    "checkpoint file, or pick an official model in Settings."
+                    if source == DEFAULT_MODEL else "Check INDEXNET_CHECKPOINT, or pick another model in Settings.")
+            raise gr.Error(f"{err}. {hint}", title="Model not found") from err
+        except CheckpointError as err:
+            raise gr.Error(f"The checkpoint could not be loaded: {err}", title="Bad checkpoint") from err
+
+
+@gpu(duration=60)
+def run_network(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+    """indexnet.predict on the GPU when there is one (ZeroGPU attaches it inside this call only)."""
+    if torch.cuda.is_available():
+        model.to("cuda")
+    return predict(model, image, trimap)
+
+
+# ---------------------------------------------------------------------------------- reading files
+_EXIF_TRANSPOSE = {  # EXIF orientation -> the numpy operation that shows the photo upright (as browsers do)
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1], 8: lambda a: np.rot90(a, 1),
+}
+
+
+def _decode(path: str | os.PathLike, what: str) -> tuple[np.ndarray, str]:
+    """Any image file -> (array in RGB(A) order, PIL mode), upright; gr.Error when it is not a usable image."""
+    name = Path(str(path)).name
+    not_image = (f"The {what} '{name}' is not an image file that can be read. Upload a PNG, JPEG, WebP, "
+                 "TIFF or BMP file.")
+    try:
+        with PIL.Image.open(path) as im:
+            (w, h), mode = im.size, im.mode
+            try:
+                orientation = im.getexif().get(274, 1)
+            except Exception:  # noqa: BLE001 -- a damaged file: decoding below says so
+                orientation = 1
+    except PIL.Image.DecompressionBombError as err:
+        raise gr.Error(f"The {what} '{name}' is far too large to process ({err}). Downscale it first.") from err
+    except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise gr.Error(not_image, title="Not an image") from err
+    if w * h > MAX_PIXELS:
+        raise gr.Error(f"The {what} is {w}×{h} = {w * h / 1e6:.0f} megapixels; this demo accepts up to "
+                       f"{MAX_PIXELS / 1e6:.0f}. Downscale it first (the matte is computed at "
+                       f"{MAX_SIDE} px at most anyway).", title="Image too large")
+    array = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)  # keeps 16-bit
+    if array is not None and array.shape[:2] == (h, w):
+        if array.ndim == 3:
+            array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        array = _EXIF_TRANSPOSE.get(orientation, lambda a: a)(array)
+    else:  # a format OpenCV lacks (GIF, ...), or a damaged file: let Pillow decode (and complain)
+        try:
+            with PIL.Image.open(path) as im:
+                im = PIL.ImageOps.exif_transpose(im)
+                array = np.asarray(im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info
+                                              else "RGB" if im.mode not in ("L", "I;16") else im.mode))
+        except Exception as err:
+            raise gr.Error(f"The {what} '{name}' is damaged (truncated or corrupt) and cannot be decoded. "
+                           "Re-export it and upload again.", title="Damaged file") from err
+    return np.ascontiguousarray(array), mode
+
+
+def read_image_file(path) -> tuple[np.ndarray, list[str]]:
+    """Upload -> (H x W x 3 RGB, uint8 or float32 in [0, 1] for 16-bit files; notes for the user)."""
+    if path is None:
+        raise gr.Error("Upload an image first (or click one of the examples).", title="No image")
+    array, mode = _decode(path, "image")
+    notes = []
+    if array.ndim == 2 or array.shape[2] in (1, 2):
+        notes.append("grayscale image: processed as RGB")
+        if array.ndim == 3:  # LA
+            array = array[..., 0]
+    if array.ndim == 3 and array.shape[2] == 4:
+        if (array[..., 3] < (65535 if array.dtype == np.uint16 else 255)).any():
+            notes.append("the image's own transparency was ignored (matting uses its colours)")
+    if array.dtype == np.uint16:
+        notes.append("16-bit image: processed at full precision; outputs are 8-bit")
+    elif array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8) if np.issubdtype(array.dtype, np.integer) else array
+    try:
+        return to_rgb_uint8_or_float(array), notes
+    except ValueError as err:
+        raise gr.Error(f"This image cannot be used: {err}.", title="Unsupported image") from err
+
+
+def read_trimap_file(path) -> np.ndarray:
+    """Upload -> H x W uint8 trimap {0, 128, 255}; a colour photo uploaded by mistake is refused."""
+    if path is None:
+        raise gr.Error("Upload a trimap, or paint or generate one in the other tabs.", title="No trimap")
+    array, _ = _decode(path, "trimap")
+    if array.dtype == np.uint16:
+        array = (array // 257).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    if array.ndim == 3:
+        rgb = array[..., :3].astype(np.int16) if array.shape[2] >= 3 else np.repeat(array[..., :1], 3, 2)
+        spread = rgb.max(axis=2) - rgb.min(axis=2)
+        if (spread > 32).mean() > 0.01:  # JPEG noise is tolerated, a colour photo is not
+            raise gr.Error("The trimap is a colour image. A trimap is grayscale: white = foreground, black = "
+                           "background, grey = unknown. Did you upload the photo as the trimap?",
+                           title="Not a trimap")
+        array = rgb.mean(axis=2).round().astype(np.uint8)
+    return normalize_trimap(array)
+
+
+# ------------------------------------------------------------------------------------ trimap logic
+def fit_trimap(trimap: np.ndarray, shape: tuple[int, int], resize: bool) -> tuple[np.ndarray, list[str]]:
+    """The trimap at the image's size: resized (nearest-neighbour) when allowed, else an exact error."""
+    if trimap.shape == tuple(shape):
+        return trimap, []
+    (th, tw), (h, w) = trimap.shape, shape
+    if not resize:
+        raise gr.Error(f"The trimap is {tw}×{th} pixels but the image is {w}×{h} (width × height). Upload a "
+                       "trimap of the same size, or tick 'Resize the trimap to the image' (nearest-neighbour).",
+                       title="Trimap size does not match")
+    notes = [f"trimap resized from {tw}×{th} to {w}×{h} (nearest-neighbour)"]
+    if abs(np.log((tw / th) / (w / h))) > 0.02:
+        notes.append("the trimap's aspect ratio differs from the image's, so it was stretched")
+    return cv2.resize(trimap, (w, h), interpolation=cv2.INTER_NEAREST), notes
+
+
+def check_trimap(trimap: np.ndarray) -> list[str]:
+    """Refuse a trimap with nothing to matte; return warnings for one without foreground or background."""
+    unknown, fg, bg = (trimap == 128).mean(), (trimap == 255).any(), (trimap == 0).any()
+    if unknown == 0:
+        raise gr.Error("The trimap has no unknown (grey) pixels, so there is nothing to matte. Mark the edges "
+                       "of the subject grey: paint them in 'Paint', or let 'Generate' make the band.",
+                       title="No unknown region")
+    warnings = []
+    if not fg:
+        warnings.append("The trimap has no foreground (white) pixels: the network has no example of the "
+                        "subject and the matte may be poor. Mark part of the subject white.")
+    if not bg:
+        warnings.append("The trimap has no background (black) pixels: the network has no example of the "
+                        "background and the matte may be poor. Mark part of the background black.")
+    return warnings
+
+
+def _layer_mask(layer: np.ndarray) -> np.ndarray:
+    return layer[..., 3] >= PAINTED_ALPHA_MIN if layer.ndim == 3 and layer.shape[2] == 4 else np.ones(layer.shape[:2], bool)
+
+
+def _editor_layers(value, shape: tuple[int, int], what: str) -> list[np.ndarray]:
+    """The painted layers of an ImageEditor value, at the image's full resolution (nearest-neighbour)."""
+    if not value or value.get("background") is None:
+        raise gr.Error(f"Upload an image first; then {what} over it.", title="No image")
+    h, w = shape
+    layers = []
+    for layer in value.get("layers") or []:
+        if layer is None:
+            continue
+        layer = np.asarray(layer)
+        if layer.shape[:2] != (h, w):  # the canvas may be exported at another scale than the photo
+            layer = cv2.resize(layer, (w, h), interpolation=cv2.INTER_NEAREST)
+        layers.append(layer)
+    return layers
+
+
+def trimap_from_painting(value, shape: tuple[int, int], unpainted: str) -> np.ndarray:
+    """Painted strokes (white / black / grey, any opacity) -> trimap {0, 128, 255} at full resolution.
+
+    Unpainted pixels become background or unknown, as chosen; later layers paint over earlier ones.
+    """
+    trimap = np.full(shape, 128 if unpainted == "unknown" else 0, np.uint8)
+    painted_any = False
+    for layer in _editor_layers(value, shape, "paint the trimap"):
+        mask = _layer_mask(layer)
+        if not mask.any():
+            continue
+        painted_any = True
+        lum = layer[..., :3].astype(np.float32).mean(axis=2) if layer.ndim == 3 else layer.astype(np.float32)
+        label = np.where(lum < 64, 0, np.where(lum >= 192, 255, 128)).astype(np.uint8)
+        trimap[mask] = label[mask]
+    if not painted_any:
+        raise gr.Error("Nothing is painted yet. Paint the subject white and its soft edges (hair, fur) grey; "
+                       "the rest counts as " + ("unknown" if unpainted == "unknown" else "background") + ".",
+                       title="Empty trimap")
+    return trimap
+
+
+def hint_masks(value, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """GrabCut hints from the generator's editor: {'around', 'subject', 'background'} -> H x W bool."""
+    masks = {k: np.zeros(shape, bool) for k in HINT_COLOURS}
+    palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in HINT_COLOURS.values()], np.float32)
+    for layer in _editor_layers(value, shape, "draw around the subject"):
+        mask = _layer_mask(layer)
+        if not mask.any() or layer.ndim != 3:
+            continue
+        rgb = layer[..., :3][mask].astype(np.float32)
+        nearest = np.argmin(((rgb[:, None, :] - palette[None]) ** 2).sum(-1), axis=1)
+        for i, key in enumerate(HINT_COLOURS):
+            m = np.zeros(shape, bool)
+            m[mask] = nearest == i
+            masks[key] |= m
+    return masks
+
+
+def grabcut_trimap(image: np.ndarray, hints: dict[str, np.ndarray], band: int, iterations: int = 5) -> np.ndarray:
+    """Rough selection -> trimap: OpenCV GrabCut (Rother et al., SIGGRAPH 2004) segments the subject, and a
+    band of `band` pixels on each side of its outline becomes unknown (erode / dilate)."""
+    h, w = image.shape[:2]
+    around, subject, background = hints["around"], hints["subject"], hints["background"]
+    if around.any():
+        ys, xs = np.nonzero(around)
+        box = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    elif subject.any():  # strokes on the subject only: look around them
+        ys, xs = np.nonzero(subject)
+        mx, my = max(16, int(0.15 * w)), max(16, int(0.15 * h))
+        box = max(0, xs.min() - mx), max(0, ys.min() - my), min(w, xs.max() + 1 + mx), min(h, ys.max() + 1 + my)
+    else:
+        raise gr.Error("Draw a loop (blue) around the subject, or mark it with green strokes, then press "
+                       "'Generate trimap'.", title="No selection")
+    x0, y0, x1, y1 = (int(v) for v in box)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        raise gr.Error("The selection is too small: draw the loop around the whole subject.", title="Selection too small")
+
+    scale = min(1.0, GRABCUT_SIDE / max(h, w))
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    small = cv2.resize(_to_uint8(image), (sw, sh), interpolation=cv2.INTER_AREA)
+
+    def down(m):  # thin strokes must survive the downscale: any coverage counts
+        return cv2.resize(m.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+
+    mask = np.full((sh, sw), cv2.GC_BGD, np.uint8)
+    sx0, sy0 = int(x0 * scale), int(y0 * scale)
+    sx1, sy1 = max(sx0 + 2, int(np.ceil(x1 * scale))), max(sy0 + 2, int(np.ceil(y1 * scale)))
+    mask[sy0:sy1, sx0:sx1] = cv2.GC_PR_FGD
+    if not (mask != cv2.GC_PR_FGD).any():  # the box is the whole image: GrabCut needs background samples
+        b = max(1, int(0.03 * min(sw, sh)))
+        mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = (cv2.GC_PR_BGD,) * 4
+    mask[down(background)] = cv2.GC_BGD
+    mask[down(subject)] = cv2.GC_FGD
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(small, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error as err:
+        raise gr.Error("GrabCut could not separate the subject from this selection; draw the loop a little "
+                       "wider, or add green / red strokes.", title="Selection failed") from err
+    fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    # Drop specks: keep connected pieces of at least 2% of the largest.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if n > 2:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        fg = np.isin(labels, 1 + np.nonzero(areas >= 0.02 * areas.max())[0]).astype(np.uint8)
+    # Fill small holes (specular highlights, eyes) that GrabCut leaves inside the subject.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(1 - fg, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    small_holes = [i for i in range(1, n) if i not in border and stats[i, cv2.CC_STAT_AREA] < 0.01 * fg.sum()]
+    fg[np.isin(labels, small_holes)] = 1
+    if not fg.any():
+        raise gr.Error("GrabCut found no subject inside the selection; add green strokes on the subject.",
+                       title="Selection failed")
+    fg = cv2.resize(fg * 255, (w, h), interpolation=cv2.INTER_LINEAR) >= 128
+    trimap = np.full((h, w), 128, np.uint8)
+    if band > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+        trimap[cv2.erode(fg.astype(np.uint8), kernel) > 0] = 255
+        trimap[cv2.dilate(fg.astype(np.uint8), kernel) == 0] = 0
+    else:
+        trimap[fg], trimap[~fg] = 255, 0
+    return trimap
+
+
+# ------------------------------------------------------------------------------- matting pipeline
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return image if image.dtype == np.uint8 else np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def _to_float(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float64) / 255 if image.dtype == np.uint8 else image.astype(np.float64)
+
+
+@dataclass
+class Matte:
+    alpha: np.ndarray  # H x W float32 in [0, 1], the input's size
+    foreground: np.ndarray  # H x W x 3 float32 in [0, 1]: colours of the subject alone
+    processing_size: tuple[int, int]  # (width, height) the network saw
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def compute_alpha(model, image: np.ndarray, trimap: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """indexnet.predict, with images larger than `max_side` downscaled for the network and the matte
+    upscaled back (known regions are then taken from the full-resolution trimap again)."""
+    h, w = trimap.shape
+    scale = min(1.0, max_side / max(h, w))
+    if scale == 1.0:
+        return run_network(model, image, trimap), (w, h)
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+    small_trimap = cv2.resize(trimap, (sw, sh), interpolation=cv2.INTER_NEAREST)
+    alpha = cv2.resize(run_network(model, small, small_trimap), (w, h), interpolation=cv2.INTER_LINEAR)
+    alpha = np.clip(alpha, 0, 1).astype(np.float32)
+    alpha[trimap == 255], alpha[trimap == 0] = 1, 0
+    return alpha, (sw, sh)
+
+
+def estimate_foreground(image: np.ndarray, alpha: np.ndarray, max_side: int) -> np.ndarray:
+    """Foreground colours F (I = alpha F + (1 - alpha) B) by pymatting's multilevel estimator
+    (Germer et al., 2020), at most `max_side` large; opaque pixels keep the photo's own colours."""
+    from pymatting import estimate_foreground_ml
+
+    h, w = alpha.shape
+    scale = min(1.0, max_side / max(h, w))
+    img = _to_float(image)
+    if scale < 1.0:
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        small_fg = estimate_foreground_ml(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA),
+                                          cv2.resize(alpha.astype(np.float64), (sw, sh), interpolation=cv2.INTER_AREA))
+        fg = cv2.resize(small_fg, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        fg = estimate_foreground_ml(img, alpha.astype(np.float64))
+    opaque = alpha >= 1
+    fg[opaque] = img[opaque]
+    return np.clip(fg, 0, 1).astype(np.float32)
+
+
+def parse_colour(value: str | None) -> np.ndarray:
+    """'#rrggbb', '#rgb', 'rgb(r, g, b)' or 'rgba(r, g, b, a)' -> RGB float in [0, 1]."""
+    value = (value or "#ffffff").strip()
+    try:
+        if value.startswith("#"):
+            hexa = value[1:]
+            if len(hexa) in (3, 4):
+                hexa = "".join(c * 2 for c in hexa)
+            return np.array([int(hexa[i:i + 2], 16) for i in (0, 2, 4)], np.float32) / 255
+        if value.startswith("rgb"):
+            parts = [float(p) for p in value[value.index("(") + 1:value.index(")")].split(",")[:3]]
+            return np.clip(np.array(parts, np.float32) / 255, 0, 1)
+    except (ValueError, IndexError):
+        pass
+    raise gr.Error(f"'{value}' is not a colour; pick one with the colour picker.", title="Bad colour")
+
+
+def background_for(shape: tuple[int, int], colour: str | None, image_path) -> np.ndarray:
+    """H x W x 3 float background: an uploaded image scaled to cover the frame (centre crop), else a colour."""
+    h, w = shape
+    if image_path:
+        bg, _ = read_image_file(image_path)
+        bh, bw = bg.shape[:2]
+        s = max(w / bw, h / bh)
+        nw, nh = max(w, round(bw * s)), max(h, round(bh * s))
+        bg = cv2.resize(_to_float(bg).astype(np.float32), (nw, nh),
+                        interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+        x0, y0 = (nw - w) // 2, (nh - h) // 2
+        return np.clip(bg[y0:y0 + h, x0:x0 + w], 0, 1)
+    return np.broadcast_to(parse_colour(colour), (h, w, 3))
+
+
+def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
+    a = alpha[..., None].astype(np.float32)
+    return _to_uint8(foreground * a + background * (1 - a))
+
+
+def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return np.dstack([_to_uint8(foreground), alpha_to_uint8(alpha)])
+
+
+def trimap_overlay(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+    """A preview of the trimap on the photo: background dimmed, unknown tinted amber, foreground as is."""
+    h, w = trimap.shape
+    scale = min(1.0, PREVIEW_SIDE / max(h, w))
+    img = _to_uint8(image)
+    if scale < 1:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+    out = img.astype(np.float32)
+    out[trimap == 0] *= 0.25
+    unknown = trimap == 128
+    out[unknown] = 0.45 * out[unknown] + 0.55 * np.array([255, 176, 0], np.float32)
+    return out.round().astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------- output files
+_OUT_DIR = Path(tempfile.gettempdir()) / "indexnet-app"
+_OUT_MAX_AGE_S = 3600
+
+
+def output_dir() -> Path:
+    """A fresh folder for one request's files; folders older than an hour are removed."""
+    _OUT_DIR.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in _OUT_DIR.iterdir():
+        try:
+            if now - old.stat().st_mtime > _OUT_MAX_AGE_S:
+                for f in old.iterdir():
+                    f.unlink()
+                old.rmdir()
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(dir=_OUT_DIR))
+
+
+def _stem(path) -> str:
+    stem = Path(str(path)).stem if path else "image"
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:60] or "image"
+
+
+# --------------------------------------------------------------------------------------- handlers
+def _friendly(fn):
+    """Handlers never fail with a bare traceback: unexpected errors become a message, and are logged."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except MemoryError as err:
+            raise gr.Error("Out of memory: lower 'Processing size' in Settings or use a smaller image.",
+                           title="Out of memory") from err
+        except Exception as err:  # noqa: BLE001 -- shown to the user, with the traceback in the log
+            log.exception("%s failed", fn.__name__)
+            raise gr.Error(f"Something went wrong ({type(err).__name__}: {err}). Try again, or try another "
+                           "image or trimap.", title="Unexpected error") from err
+    return wrapper
+
+
+@_friendly
+def api_matte(image_file, trimap_file) -> str:
+    """(image file, trimap file) -> path of the alpha matte, an 8-bit PNG at the image's size (default model)."""
+    image, _ = read_image_file(_path_of(image_file))
+    trimap, _ = fit_trimap(read_trimap_file(_path_of(trimap_file)), image.shape[:2], resize=False)
+    check_trimap(trimap)
+    alpha, _ = compute_alpha(get_model(DEFAULT_SOURCE), image, trimap, MAX_SIDE)
+    path = output_dir() / f"{_stem(_path_of(image_file))}_alpha.png"
+    write_png(path, alpha_to_uint8(alpha))
+    return str(path)
+
+
+def _path_of(file) -> str | None:
+    if file is None:
+        return None
+    return file if isinstance(file, str) else getattr(file, "path", None) or getattr(file, "name", None) or str(file)
+
+
+def resolve_trimap(mode: str, image: np.ndarray, upload, painting, unpainted: str, generated, resize: bool
+                   ) -> tuple[np.ndarray, list[str]]:
+    """The trimap of the active tab, at the image's size."""
+    shape = image.shape[:2]
+    if mode == "paint":
+        return trimap_from_painting(painting, shape, unpainted), []
+    if mode == "generate":
+        if generated is None:
+            raise gr.Error("Press 'Generate trimap' first (after drawing around the subject).", title="No trimap")
+        if generated.shape != shape:
+            raise gr.Error("The generated trimap belongs to another image; press 'Generate trimap' again.",
+                           title="Stale trimap")
+        return generated, []
+    return fit_trimap(read_trimap_file(upload), shape, resize)
+
+
+@_friendly
+def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, resize, model_key, max_side,
+                bg_colour, bg_image, progress=gr.Progress()):
+    """The main button: every output, plus the state that lets the background change without re-running."""
+    t0 = time.perf_counter()
+    progress(0.02, desc="Reading the image")
+    image, notes = read_image_file(image_path)
+    trimap, trimap_notes = resolve_trimap(mode, image, trimap_path, painting, unpainted, generated, resize)
+    notes += trimap_notes
+    warnings = check_trimap(trimap)
+    for w in warnings:
+        gr.Warning(w)
+    choice = model_choices().get(model_key) or model_choices()["default"]
+    progress(0.08, desc="Loading the model" + ("" if _is_cached(choice.source) else " (downloading, first use only)"))
+    model = get_model(choice.source)
+    max_side = int(max_side or MAX_SIDE)
+    progress(0.15, desc="Computing the alpha matte")
+    t1 = time.perf_counter()
+    alpha, proc = compute_alpha(model, image, trimap, max_side)
+    t2 = time.perf_counter()
+    progress(0.75, desc="Estimating foreground colours")
+    fg = estimate_foreground(image, alpha, max_side)
+    t3 = time.perf_counter()
+    progress(0.9, desc="Compositing")
+    h, w = alpha.shape
+    comp = composite(fg, alpha, background_for((h, w), bg_colour, bg_image))
+    cutout = cutout_rgba(fg, alpha)
+    alpha8 = alpha_to_uint8(alpha)
+    out = output_dir()
+    stem = _stem(image_path)
+    files = [out / f"{stem}_cutout.png", out / f"{stem}_alpha.png"]
+    write_png(files[0], cutout)
+    write_png(files[1], alpha8)
+    total = time.perf_counter() - t0
+
+    size_text = f"{proc[0]}×{proc[1]}"
+    if proc != (w, h):
+        size_text += (f" — the image ({w}×{h}) was downscaled to fit the {max_side} px limit and the matte "
+                      "upscaled back to full size")
+    else:
+        size_text += " (full resolution)"
+    unknown = (trimap == 128).mean()
+    lines = [f"**Model:** {choice.label} · **Processing size:** {size_text}",
+             f"**Time:** {total:.1f} s (network {t2 - t1:.1f} s, foreground colours {t3 - t2:.1f} s) · "
+             f"**Unknown region:** {unknown:.0%} of the image"]
+    if notes:
+        lines.append("**Note:** " + "; ".join(notes) + ".")
+    lines += [f"⚠️ {w_}" for w_ in warnings]
+    state = {"fg": _to_uint8(fg), "alpha": alpha8, "image": _to_uint8(image), "stem": stem}
+    return (cutout, alpha8, comp, (state["image"], comp), "\n\n".join(lines),
+            trimap_overlay(image, trimap), [str(f) for f in files], state)
+
+
+@_friendly
+def recomposite(state, bg_colour, bg_image):
+    """A new background for the last result, without running the network again."""
+    if not state:
+        return gr.skip(), gr.skip()
+    alpha = state["alpha"].astype(np.float32) / 255
+    comp = composite(state["fg"].astype(np.float32) / 255, alpha, background_for(alpha.shape, bg_colour, bg_image))
+    return comp, (state["image"], comp)
+
+
+def _editor_background(path, image: np.ndarray):
+    """The photo for the editors: the uploaded file itself when a browser can show it (no re-encoding)."""
+    if Path(str(path)).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif") and image.dtype == np.uint8:
+        return str(path)
+    return _to_uint8(image)
+
+
+@_friendly
+def on_image_change(image_path):
+    """A new photo: it becomes the background of both editors; old strokes and results no longer apply."""
+    if image_path is None:
+        empty = {"background": None, "layers": [], "composite": None}
+        return empty, empty, None, None, None
+    image, _ = read_image_file(image_path)
+    editor = {"background": _editor_background(image_path, image), "layers": [], "composite": None}
+    return editor, editor, None, None, gr.skip()
+
+
+@_friendly
+def preview_trimap(image_path, mode, trimap_path, painting, unpainted, generated, resize):
+    """The trimap that 'Cut out' will use, drawn over the photo (silent while it is incomplete)."""
+    if image_path is None:
+        return None
+    image, _ = read_image_file(image_path)
+    try:
+        trimap, _ = resolve_trimap(mode, image, trimap_path, painting, unpainted, generated, resize)
+    except gr.Error:
+        return None
+    return trimap_overlay(image, trimap)
+
+
+@_friendly
+def generate_trimap(image_path, hints_value, band, progress=gr.Progress()):
+    progress(0.1, desc="GrabCut")
+    image, _ = read_image_file(image_path)
+    trimap = grabcut_trimap(image, hint_masks(hints_value, image.shape[:2]), int(band))
+    return trimap, trimap_overlay(image, trimap), "generate"
+
+
+@_friendly
+def run_example(image_path, trimap_path):
+    """Examples use the uploaded trimap and the default settings."""
+    outputs = run_matting(image_path, "upload", trimap_path, None, "unknown", None, False, "default",
+                          MAX_SIDE, DEFAULT_BACKGROUND, None)
+    return outputs[:6]
+
+
+# -------------------------------------------------------------------------------------------- UI
+CSS = """
+.gradio-container {max-width: 1360px !important; margin: auto;}
+#title h1 {margin-bottom: 0.1em;}
+#title p {margin-top: 0; opacity: 0.85;}
+#run-btn {min-height: 52px; font-size: 1.1em;}
+#info {min-height: 3.2em;}
+footer {opacity: 0.8;}
+#cutout img, #cutout canvas {background: repeating-conic-gradient(#d4d4d8 0% 25%, #f4f4f5 0% 50%) 50% / 20px 20px;}
+"""
+
+HELP_PAINT = ("**Paint over the photo:** white = subject, black = background, grey = soft edges (hair, fur, "
+              "glass). Rough strokes are enough: unpainted pixels are *unknown* and the network decides them. "
+              "For the best matte, cover most of the background black and the subject white, leaving a narrow "
+              "band along the edges. Strokes are semi-transparent so that you can see the photo.")
+HELP_GENERATE = ("**Rough selection → trimap:** draw a loop or box around the subject in **blue** "
+                 "(everything outside is background). Optionally mark parts of the subject **green** and "
+                 "background **red**, then press *Generate trimap*. GrabCut separates the subject and a band "
+                 "around its outline becomes unknown.")
+
+
+def _examples() -> list[list[str]]:
+    pairs = []
+    for image in sorted(EXAMPLES_DIR.glob("*.jpg")) + sorted(EXAMPLES_DIR.glob("*_image.png")):
+        stem = image.stem.removesuffix("_image")
+        trimap = EXAMPLES_DIR / f"{stem}_trimap.png"
+        if trimap.exists():
+            pairs.append([str(image), str(trimap)])
+    return pairs
+
+
+def _examples_cache_dir() -> Path:
+    """Per model file and app version: a cache made with other weights or code is never shown."""
+    try:
+        path = resolve_source(DEFAULT_SOURCE, download=False)
+        st = path.stat()
+        key = f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{MAX_SIDE}:{Path(__file__).stat().st_mtime_ns}"
+    except (FileNotFoundError, ConnectionError, OSError):
+        key = DEFAULT_SOURCE
+    root = Path(os.environ.get("GRADIO_EXAMPLES_CACHE", APP_DIR / ".gradio" / "cached_examples"))
+    return root / hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
+def _default_model_available() -> bool:
+    try:
+        get_model(DEFAULT_SOURCE)
+        return True
+    except gr.Error as err:
+        log.warning("default model %r is not available: %s", DEFAULT_SOURCE, err)
+        return False
+
+
+def build_demo(cache_examples: bool | None = None, max_side: int | None = None) -> gr.Blocks:
+    """The whole UI. Launch with `demo.launch(**launch_kwargs())` (theme, CSS and limits live there)."""
+    if cache_examples is None:
+        cache_examples = os.environ.get("INDEXNET_CACHE_EXAMPLES", "1") != "0"
+    max_side = max_side or MAX_SIDE
+    choices = model_choices()
+
+    with gr.Blocks(title="IndexNet Matting", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("# IndexNet Matting\nCut a subject out of a photo with soft, accurate edges — hair and fur "
+                    "included. Give a photo and a trimap (white = subject, black = background, grey = the edges "
+                    "to work out); get the alpha matte, a clean cut-out and a new background. "
+                    "Model: *Indices Matter: Learning to Index for Deep Image Matting* (Lu et al., ICCV 2019).",
+                    elem_id="title")
+        trimap_mode = gr.State("upload")
+        generated = gr.State(None)
+        result = gr.State(None)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
+                image_in = gr.Image(label="1 · Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                    height=360, elem_id="image-in")
+                gr.Markdown("**2 · Trimap** — upload one, paint one, or generate one from a rough selection.")
+                with gr.Tabs(selected="upload") as tabs:
+                    with gr.Tab("Upload", id="upload") as tab_upload:
+                        trimap_in = gr.Image(label="Trimap (white = subject, black = background, grey = unknown)",
+                                             type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                             height=300, elem_id="trimap-in")
+                        resize = gr.Checkbox(label="Resize the trimap to the image if their sizes differ "
+                                                   "(nearest-neighbour)", value=False)
+                    with gr.Tab("Paint", id="paint") as tab_paint:
+                        gr.Markdown(HELP_PAINT)
+                        painter = gr.ImageEditor(
+                            label="Paint the trimap", type="numpy", image_mode="RGBA", sources=[],
+                            brush=gr.Brush(colors=[(c, PAINT_OPACITY) for c in PAINT_COLOURS.values()],
+                                           default_color=(PAINT_COLOURS["foreground"], PAINT_OPACITY),
+                                           color_mode="fixed", default_size=24),
+                            eraser=gr.Eraser(default_size=24), layers=gr.LayerOptions(allow_additional_layers=False,
+                                                                                      layers=["Trimap"]),
+                            transforms=(), height=420, elem_id="painter", format="png",
+                            placeholder="Upload a photo above, then paint over it here")
+                        unpainted = gr.Radio(["unknown", "background"], value="unknown",
+                                             label="Unpainted pixels are")
+                    with gr.Tab("Generate", id="generate") as tab_generate:
+                        gr.Markdown(HELP_GENERATE)
+                        hinter = gr.ImageEditor(
+                            label="Rough selection", type="numpy", image_mode="RGBA", sources=[],
+                            brush=gr.Brush(colors=list(HINT_COLOURS.values()), default_color=HINT_COLOURS["around"],
+                                           color_mode="fixed", default_size=8),
+                            eraser=gr.Eraser(default_size=16), layers=gr.LayerOptions(allow_additional_layers=False,
+                                                                                      layers=["Selection"]),
+                            transforms=(), height=420, elem_id="hinter", format="png",
+                            placeholder="Upload a photo above, then draw around the subject here")
+                        with gr.Row():
+                            band = gr.Slider(1, 100, value=12, step=1, label="Unknown band width (pixels each side "
+                                             "of the outline)", scale=3)
+                            generate_btn = gr.Button("Generate trimap", scale=1, elem_id="generate-btn")
+                with gr.Accordion("Settings", open=False):
+                    model_key = gr.Dropdown([(c.label, k) for k, c in choices.items()], value="default",
+                                            label="Model", elem_id="model")
+                    model_info = gr.Markdown(model_description("default"))
+                    max_side_in = gr.Slider(256, 4096, value=max_side, step=32, label="Processing size (longest "
+                                            "side, pixels): larger images are downscaled for the network and the "
+                                            "matte is upscaled back. On a CPU, time grows with the area.")
+                    with gr.Row():
+                        bg_colour = gr.ColorPicker(value=DEFAULT_BACKGROUND, label="New background colour")
+                        bg_image = gr.Image(label="…or a background image", type="filepath", image_mode=None,
+                                            sources=["upload", "clipboard"], height=140)
+                run_btn = gr.Button("Cut out", variant="primary", elem_id="run-btn")
+            with gr.Column(scale=6):
+                info = gr.Markdown("Upload a photo and a trimap — or click an example below — then press "
+                                   "**Cut out**.", elem_id="info")
+                with gr.Row():
+                    cutout = gr.Image(label="Cut-out (transparent PNG)", format="png", type="numpy",
+                                      interactive=False, height=300, elem_id="cutout",
+                                      buttons=["download", "fullscreen"])
+                    alpha_out = gr.Image(label="Alpha matte (PNG)", format="png", type="numpy", image_mode="L",
+                                         interactive=False, height=300, elem_id="alpha",
+                                         buttons=["download", "fullscreen"])
+                with gr.Row():
+                    comp_out = gr.Image(label="New background", format="png", type="numpy", interactive=False,
+                                        height=300, elem_id="composite", buttons=["download", "fullscreen"])
+                    slider = gr.ImageSlider(label="Before / after", type="numpy", format="jpeg",
+                                            interactive=False, height=300, elem_id="before-after")
+                with gr.Row():
+                    preview = gr.Image(label="Trimap used (amber = unknown)", type="numpy",
+                                       format="jpeg", interactive=False, height=240, elem_id="preview")
+                    downloads = gr.File(label="Downloads (full-resolution PNG)", file_count="multiple",
+                                        interactive=False, height=240, elem_id="downloads")
+
+        examples = _examples()
+        if examples:
+            do_cache = bool(cache_examples) and _default_model_available()
+            saved = os.environ.get("GRADIO_EXAMPLES_CACHE")
+            os.environ["GRADIO_EXAMPLES_CACHE"] = str(_examples_cache_dir())
+            try:
+                gr.Examples(examples, inputs=[image_in, trimap_in],
+                            outputs=[cutout, alpha_out, comp_out, slider, info, preview],
+                            fn=run_example, cache_examples=do_cache, cache_mode="eager" if do_cache else None,
+                            label="Examples (public-domain photos shipped with scikit-image; trimaps made for this "
+                                  "demo)", example_labels=[Path(i).stem.removesuffix("_image").title()
+                                                           for i, _ in examples])
+            finally:
+                if saved is None:
+                    os.environ.pop("GRADIO_EXAMPLES_CACHE", None)
+                else:
+                    os.environ["GRADIO_EXAMPLES_CACHE"] = saved
+
+        gr.Markdown(f"Runs on the CPU when there is no GPU; images larger than {max_side} px are processed "
+                    "downscaled. Uploads are limited to " + MAX_FILE_SIZE.upper() + ". The API: "
+                    "`Client(url).predict(handle_file(image), handle_file(trimap), api_name=\"/matte\")` returns "
+                    "the alpha matte as a PNG file.")
+
+        # Hidden components for the programmatic endpoint: files in, a PNG file out.
+        with gr.Row(visible=False):
+            api_image, api_trimap = gr.File(label="image"), gr.File(label="trimap")
+            api_alpha = gr.File(label="alpha")
+            api_btn = gr.Button("matte")
+        api_btn.click(api_matte, [api_image, api_trimap], api_alpha, api_name="matte",
+                      api_description="Alpha matte (8-bit PNG at the image's size) for an image file and a trimap "
+                                      "file of the same size (white = foreground, black = background, grey = "
+                                      "unknown), with the default model.")
+
+        preview_inputs = [image_in, trimap_mode, trimap_in, painter, unpainted, generated, resize]
+        light = dict(concurrency_id="light", concurrency_limit=2, api_visibility="undocumented")
+        image_in.change(on_image_change, image_in, [painter, hinter, generated, result, preview],
+                        show_progress="hidden", api_name="load_image", **light
+                        ).then(preview_trimap, preview_inputs, preview, show_progress="hidden", api_name=False,
+                               **light)
+        trimap_in.change(lambda path: (gr.Tabs(selected="upload"), "upload") if path else (gr.skip(), gr.skip()),
+                         trimap_in, [tabs, trimap_mode], show_progress="hidden", api_name=False, **light
+                         ).then(preview_trimap, preview_inputs, preview, show_progress="hidden", api_name=False,
+                                **light)
+        for tab, mode in ((tab_upload, "upload"), (tab_paint, "paint"), (tab_generate, "generate")):
+            tab.select(lambda m=mode: m, None, trimap_mode, show_progress="hidden", api_name=False, **light
+                       ).then(preview_trimap, preview_inputs, preview, show_progress="hidden", api_name=False,
+                              **light)
+        for trigger in (painter.change, unpainted.change, resize.change):
+            trigger(preview_trimap, preview_inputs, preview, show_progress="hidden", trigger_mode="always_last",
+                    api_name=False, **light)
+        generate_btn.click(generate_trimap, [image_in, hinter, band], [generated, preview, trimap_mode],
+                           api_name="generate_trimap", concurrency_limit=1, api_visibility="undocumented")
+        # A preloaded example sets the photo without a change event: give it to the editors on page load too.
+        demo.load(on_image_change, image_in, [painter, hinter, generated, result, preview], show_progress="hidden",
+                  api_name=False, **light)
+        model_key.change(model_description, model_key, model_info, show_progress="hidden", api_name=False, **light)
+        run_btn.click(run_matting, [image_in, trimap_mode, trimap_in, painter, unpainted, generated, resize, model_key,
+                                    max_side_in, bg_colour, bg_image],
+                      [cutout, alpha_out, comp_out, slider, info, preview, downloads, result],
+                      api_name="cut_out", api_visibility="undocumented", scroll_to_output=True)
+        for trigger in (bg_colour.change, bg_image.change):
+            trigger(recomposite, [result, bg_colour, bg_image], [comp_out, slider], show_progress="hidden",
+                    trigger_mode="always_last", api_name=False, **light)
+
+    # One heavy request at a time: two users cannot exhaust the memory of a small machine.
+    demo.queue(default_concurrency_limit=1, max_size=_env_int("INDEXNET_QUEUE_SIZE", 32))
+    return demo
+
+
+def launch_kwargs(**overrides) -> dict:
+    """Arguments for demo.launch(); GRADIO_SERVER_NAME / GRADIO_SERVER_PORT choose the address."""
+    kwargs = dict(max_file_size=MAX_FILE_SIZE, theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="amber"),
+                  css=CSS, footer_links=["api", "gradio"], show_error=False)
+    kwargs.update(overrides)
+    return kwargs
+
+
+def warm_up() -> None:
+    """In the background: compile pymatting's numba kernels and load the default model, so the first
+    request does not pay for them."""
+    def work():
+        try:
+            from pymatting import estimate_foreground_ml
+            estimate_foreground_ml(np.zeros((16, 16, 3)), np.full((16, 16), 0.5))
+            get_model(DEFAULT_SOURCE)
+        except Exception as err:  # noqa: BLE001 -- the request that needs it will say what is wrong
+            log.warning("warm-up: %s", err)
+    threading.Thread(target=work, name="warm-up", daemon=True).start()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    warm_up()
+    build_demo().launch(**launch_kwargs())

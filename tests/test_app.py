@@ -1,0 +1,327 @@
+"""The Gradio demo (app.py): the `matte` endpoint through gradio_client against the app launched in-process,
+every bad-input case (each followed by a request that works), and the trimap helpers behind the UI."""
+import os
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "checkpoints" / "indexnet_synthetic.pth"
+GOLDEN = REPO.parent / "shared" / "golden" / "authors_random_checkpoint.pth.tar"
+MAX_FILE_SIZE = "1mb"
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+
+def _checkpoint() -> Path:
+    """The shipped weights when present, else the golden random checkpoint (same architecture)."""
+    if SHIPPED.exists():
+        return SHIPPED
+    if GOLDEN.exists():
+        return GOLDEN
+    pytest.skip("neither checkpoints/indexnet_synthetic.pth nor ../shared/golden/authors_random_checkpoint.pth.tar")
+
+
+@pytest.fixture(scope="module")
+def app_module():
+    if _checkpoint() == SHIPPED:
+        os.environ.pop("INDEXNET_CHECKPOINT", None)  # the app's real default, "synthetic"
+    else:
+        os.environ["INDEXNET_CHECKPOINT"] = str(GOLDEN)
+    sys.path.insert(0, str(REPO))
+    import importlib
+
+    import app
+    return importlib.reload(app)  # DEFAULT_SOURCE is read at import
+
+
+@pytest.fixture(scope="module")
+def server(app_module):
+    demo = app_module.build_demo(cache_examples=False)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True,
+                            **app_module.launch_kwargs(max_file_size=MAX_FILE_SIZE))
+    yield demo, url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server[1], verbose=False)
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------------- test inputs
+def _photo(h=120, w=160, seed=0) -> np.ndarray:
+    """A smooth colourful image with a bright disc (the 'subject')."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx / w, yy / h, 0.5 + 0.5 * np.sin(xx / 9.0)], axis=2) * 200
+    disc = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (min(h, w) / 3) ** 2
+    img[disc] = [240, 220, 60]
+    return np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+
+
+def _trimap(h=120, w=160) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.sqrt((yy - h / 2) ** 2 + (xx - w / 2) ** 2)
+    tri = np.full((h, w), 128, np.uint8)
+    tri[r < min(h, w) / 3 - 6] = 255
+    tri[r > min(h, w) / 3 + 6] = 0
+    return tri
+
+
+def _save(tmp_path, name, array, **kw) -> str:
+    path = tmp_path / name
+    Image.fromarray(array).save(path, **kw)
+    return str(path)
+
+
+def _matte(client, image_path, trimap_path) -> np.ndarray:
+    out = client.predict(handle_file(image_path), handle_file(trimap_path), api_name="/matte")
+    return np.asarray(Image.open(out))
+
+
+def _assert_still_works(client, tmp_path):
+    alpha = _matte(client, _save(tmp_path, "ok.png", _photo()), _save(tmp_path, "ok_trimap.png", _trimap()))
+    assert alpha.shape == (120, 160)
+
+
+# ------------------------------------------------------------------------------------- endpoint
+def test_matte_equals_indexnet_predict(client, tmp_path):
+    import indexnet
+    from indexnet.inference import alpha_to_uint8
+
+    image, trimap = _photo(), _trimap()
+    path = _save(tmp_path, "photo.png", image)
+    out = client.predict(handle_file(path), handle_file(_save(tmp_path, "trimap.png", trimap)), api_name="/matte")
+    assert out.endswith(".png") and Path(out).name == "photo_alpha.png"
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.mode == "L" and im.size == (160, 120)
+        alpha = np.asarray(im)
+    model = indexnet.load_model(_checkpoint())
+    expected = alpha_to_uint8(indexnet.predict(model, indexnet.read_image(path), trimap))
+    np.testing.assert_array_equal(alpha, expected)
+    assert (alpha[trimap == 255] == 255).all() and (alpha[trimap == 0] == 0).all()
+
+
+@pytest.mark.parametrize("kind", ["grayscale", "rgba", "16bit", "jpeg"])
+def test_unusual_images_work(client, tmp_path, kind):
+    image = _photo()
+    if kind == "grayscale":
+        path = _save(tmp_path, "gray.png", image.mean(axis=2).astype(np.uint8))
+    elif kind == "rgba":
+        path = _save(tmp_path, "rgba.png", np.dstack([image, np.full(image.shape[:2], 200, np.uint8)]))
+    elif kind == "16bit":
+        import cv2
+        path = str(tmp_path / "deep.png")
+        cv2.imwrite(path, image[..., ::-1].astype(np.uint16) * 257)
+    else:
+        path = _save(tmp_path, "photo.jpg", image, quality=90)
+    alpha = _matte(client, path, _save(tmp_path, "trimap.png", _trimap()))
+    assert alpha.shape == (120, 160) and alpha.dtype == np.uint8
+
+
+def test_large_image_is_downscaled_and_matte_upscaled(client, app_module, tmp_path, monkeypatch):
+    seen = []
+    real = app_module.run_network
+    monkeypatch.setattr(app_module, "MAX_SIDE", 64)
+    monkeypatch.setattr(app_module, "run_network", lambda m, i, t: seen.append(i.shape) or real(m, i, t))
+    trimap = _trimap()
+    alpha = _matte(client, _save(tmp_path, "big.png", _photo()), _save(tmp_path, "trimap.png", trimap))
+    assert seen == [(48, 64, 3)]
+    assert alpha.shape == (120, 160)
+    assert (alpha[trimap == 255] == 255).all() and (alpha[trimap == 0] == 0).all()
+
+
+BAD_INPUTS = {
+    # name: (make (image, trimap) files, expected words in the error)
+    "size-mismatch": (lambda t: (_save(t, "a.png", _photo()), _save(t, "b.png", _trimap(60, 80))),
+                      "trimap is 80×60 pixels but the image is 160×120"),
+    "no-unknown": (lambda t: (_save(t, "a.png", _photo()), _save(t, "b.png", np.where(_trimap() == 128, 255, _trimap())
+                                                                          .astype(np.uint8))),
+                   "no unknown (grey) pixels"),
+    "text-as-image": (lambda t: ((t / "notes.png").write_text("hello") and str(t / "notes.png"),
+                                 _save(t, "b.png", _trimap())), "is not an image file"),
+    "truncated-png": (lambda t: ((t / "cut.png").write_bytes((lambda p: Path(p).read_bytes()[:600])(
+        _save(t, "full.png", _photo()))) and str(t / "cut.png"), _save(t, "b.png", _trimap())),
+                      "damaged"),
+    "photo-as-trimap": (lambda t: (_save(t, "a.png", _photo()), _save(t, "b.png", _photo(seed=1))),
+                        "The trimap is a colour image"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_gives_clear_error_then_next_request_works(client, tmp_path, case):
+    make, words = BAD_INPUTS[case]
+    image, trimap = make(tmp_path)
+    with pytest.raises(AppError, match=re.escape(words)):
+        client.predict(handle_file(image), handle_file(trimap), api_name="/matte")
+    _assert_still_works(client, tmp_path)
+
+
+def test_too_many_pixels_is_refused(client, app_module, tmp_path, monkeypatch):
+    monkeypatch.setattr(app_module, "MAX_PIXELS", 10_000)
+    with pytest.raises(AppError, match="megapixels"):
+        _matte(client, _save(tmp_path, "a.png", _photo()), _save(tmp_path, "b.png", _trimap()))
+    monkeypatch.undo()
+    _assert_still_works(client, tmp_path)
+
+
+def test_file_over_size_limit_is_refused(client, tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, (800, 800, 3), dtype=np.uint8)  # ~1.9 MB as PNG
+    big = _save(tmp_path, "noise.png", noise)
+    assert Path(big).stat().st_size > 1_000_000
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):
+        client.predict(handle_file(big), handle_file(_save(tmp_path, "t.png", _trimap(800, 800))), api_name="/matte")
+    _assert_still_works(client, tmp_path)
+
+
+def test_concurrent_requests_run_one_at_a_time(client, app_module, tmp_path, monkeypatch):
+    active, peak, lock = [0], [0], threading.Lock()
+    real = app_module.run_network
+
+    def counting(*args):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            time.sleep(0.2)
+            return real(*args)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(app_module, "run_network", counting)
+    image, trimap = _save(tmp_path, "a.png", _photo()), _save(tmp_path, "b.png", _trimap())
+    jobs = [client.submit(handle_file(image), handle_file(trimap), api_name="/matte") for _ in range(3)]
+    outs = [job.result(timeout=300) for job in jobs]
+    assert len(outs) == 3 and all(Path(o).exists() for o in outs)
+    assert peak[0] == 1
+
+
+# --------------------------------------------------------------------------- the UI's handlers
+def _ui(client, tmp_path, trimap, model="default", image=None, resize=False):
+    """The 'Cut out' button with the Upload tab: returns the info text (the Markdown output)."""
+    image = image or _save(tmp_path, "ui.png", _photo())
+    out = client.predict(handle_file(image), handle_file(_save(tmp_path, "ui_trimap.png", trimap)), None, "unknown",
+                         resize, model, 2048, "#ff0000", None, api_name="/cut_out")
+    return out
+
+
+def test_ui_outputs_and_info(client, tmp_path):
+    out = _ui(client, tmp_path, _trimap())
+    cutout, alpha, comp, slider, info, preview, files = out
+    assert "Processing size:** 160×120 (full resolution)" in info and "Time:" in info and "Model:" in info
+    with Image.open(cutout["path"] if isinstance(cutout, dict) else cutout) as im:
+        assert im.format == "PNG" and im.mode == "RGBA" and im.size == (160, 120)
+    with Image.open(alpha["path"] if isinstance(alpha, dict) else alpha) as im:
+        assert im.format == "PNG" and im.size == (160, 120)
+    names = sorted(Path(f["path"] if isinstance(f, dict) else f).name for f in files)
+    assert names == ["ui_alpha.png", "ui_cutout.png"]
+
+
+def test_ui_warns_about_trimap_without_background(client, tmp_path):
+    tri = _trimap()
+    tri[tri == 0] = 128
+    info = _ui(client, tmp_path, tri)[4]
+    assert "no background (black) pixels" in info
+
+
+def test_ui_resizes_trimap_when_asked(client, tmp_path):
+    with pytest.raises(AppError, match="tick 'Resize the trimap"):
+        _ui(client, tmp_path, _trimap(60, 80))
+    info = _ui(client, tmp_path, _trimap(60, 80), resize=True)[4]
+    assert "trimap resized from 80×60 to 160×120 (nearest-neighbour)" in info
+
+
+def test_ui_official_model_offline_says_what_to_do(client, app_module, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # nothing cached
+    monkeypatch.setattr(app_module, "_online", lambda url, timeout=3.0: False)
+    with pytest.raises(AppError, match="Could not download the 'mmagic-comp1k' weights.*Shipped weights"):
+        _ui(client, tmp_path, _trimap(), model="mmagic-comp1k")
+    assert "Processing size" in _ui(client, tmp_path, _trimap())[4]
+
+
+def test_model_is_loaded_once(app_module):
+    src = app_module.DEFAULT_SOURCE
+    assert app_module.get_model(src) is app_module.get_model(src)
+
+
+def test_queue_limits_concurrency(server):
+    demo, _ = server
+    assert demo._queue.default_concurrency_limit == 1
+
+
+# ------------------------------------------------------------------------------- pure helpers
+def test_painting_snaps_to_three_values_at_full_resolution(app_module):
+    h, w = 90, 120
+    layer = np.zeros((45, 60, 4), np.uint8)  # the canvas exported at half the photo's size
+    layer[5:15, 5:15] = [255, 255, 255, 178]  # white at 70 % opacity
+    layer[20:30, 5:15] = [128, 128, 128, 178]
+    layer[35:40, 5:15] = [0, 0, 0, 255]
+    layer[40:42, 30:40] = [250, 250, 250, 20]  # a faint anti-aliased fringe: not painted
+    value = {"background": np.zeros((h, w, 3), np.uint8), "layers": [layer], "composite": None}
+    for unpainted, rest in (("unknown", 128), ("background", 0)):
+        tri = app_module.trimap_from_painting(value, (h, w), unpainted)
+        assert tri.shape == (h, w) and set(np.unique(tri)) <= {0, 128, 255}
+        assert (tri[10:30, 10:30] == 255).all() and (tri[40:60, 10:30] == 128).all()
+        assert (tri[70:80, 10:30] == 0).all() and (tri[85:, 65:] == rest).all()
+
+
+def test_empty_painting_is_an_error(app_module):
+    import gradio as gr
+    value = {"background": np.zeros((10, 10, 3), np.uint8), "layers": [np.zeros((10, 10, 4), np.uint8)]}
+    with pytest.raises(gr.Error, match="Nothing is painted"):
+        app_module.trimap_from_painting(value, (10, 10), "unknown")
+    with pytest.raises(gr.Error, match="Upload an image first"):
+        app_module.trimap_from_painting(None, (10, 10), "unknown")
+
+
+def test_grabcut_trimap_finds_the_subject_with_a_band(app_module):
+    image = _photo(120, 160)
+    around = np.zeros((120, 160), bool)
+    around[15, 30:130] = around[105, 30:130] = around[15:105, 30] = around[15:105, 130] = True
+    hints = {"around": around, "subject": np.zeros_like(around), "background": np.zeros_like(around)}
+    tri = app_module.grabcut_trimap(image, hints, band=5)
+    truth = _trimap() > 0  # the disc
+    assert set(np.unique(tri)) == {0, 128, 255}
+    assert (tri[60, 80] == 255) and (tri[5, 5] == 0)
+    assert ((tri == 255) & ~truth).mean() < 0.02 and ((tri == 0) & (_trimap() == 255)).mean() < 0.02
+    assert 0.02 < (tri == 128).mean() < 0.25
+
+
+def test_check_trimap_messages(app_module):
+    import gradio as gr
+    with pytest.raises(gr.Error, match="no unknown"):
+        app_module.check_trimap(np.zeros((4, 4), np.uint8))
+    assert len(app_module.check_trimap(np.full((4, 4), 128, np.uint8))) == 2
+    assert app_module.check_trimap(_trimap()) == []
+
+
+def test_parse_colour(app_module):
+    np.testing.assert_allclose(app_module.parse_colour("#ff8000"), [1, 128 / 255, 0], atol=1e-6)
+    np.testing.assert_allclose(app_module.parse_colour("rgba(0, 255, 0, 0.5)"), [0, 1, 0])
+    np.testing.assert_allclose(app_module.parse_colour("#fff"), [1, 1, 1])
+
+
+def test_examples_ship_with_their_trimaps(app_module):
+    examples = app_module._examples()
+    assert len(examples) >= 3
+    for image, trimap in examples:
+        assert Path(image).stat().st_size < 300_000 and Path(trimap).stat().st_size < 300_000
+        im, tri = Image.open(image), np.asarray(Image.open(trimap))
+        assert tri.shape == im.size[::-1] and set(np.unique(tri)) == {0, 128, 255}
