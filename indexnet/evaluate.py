@@ -215,7 +215,7 @@ def _mean(values: list[float]) -> float:
     return sum(finite) / len(finite) if finite else float("nan")
 
 
-def evaluate(model, dataset, size_mode: str | None = "pad", save_preds=None, progress: bool = True,
+def evaluate(model, dataset, size_mode: str | None = None, save_preds=None, progress: bool = True,
              predict_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
              limit: int | None = None) -> EvalResult:
     """Score `model` (or any `predict_fn(image, trimap) -> alpha`) on `dataset`.

@@ -52,8 +52,8 @@ class TrainConfig:
     ema_decay: float = 0.0  # > 0 keeps an exponential moving average of the weights (exported if set)
     bf16: bool = False  # bfloat16 autocast (CPUs with AVX-512 BF16, recent GPUs)
     channels_last: bool = False
-    val_data: str | None = None  # "synthetic" (val split) or a folder dataset path (image/alpha/trimap)
-    val_trimap_dir: str = "trimap"
+    val_data: str | None = None  # "synthetic" (val split) or any layout `evaluate.open_dataset` reads
+    val_trimap_dir: str | None = None
     val_limit: int | None = None
     val_every: int = 2_000
     checkpoint_every: int = 1_000
@@ -66,11 +66,15 @@ class TrainConfig:
     model: dict = field(default_factory=dict)  # IndexNetConfig overrides (ablations)
 
 
+# torchvision's ImageNet MobileNetV2 (downloaded once into torch.hub's cache when a run starts);
+# offline, pass pretrained_encoder=<path to a file in that layout>, e.g. shared/pretrained's.
+TORCHVISION_MOBILENET_V2 = "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth"
+
 PRESETS: dict[str, TrainConfig] = {
     # MMagic's indexnet_mobv2_1xb16-78k_comp1k (SAD 45.6): batch 16 at 320², 78k iterations.
-    "comp1k": TrainConfig(),
+    "comp1k": TrainConfig(pretrained_encoder=TORCHVISION_MOBILENET_V2),
     # The "DIM pipeline" variant (SAD 50.1).
-    "dimaug": TrainConfig(pipeline="dim", out_dir="runs/dimaug"),
+    "dimaug": TrainConfig(pipeline="dim", pretrained_encoder=TORCHVISION_MOBILENET_V2, out_dir="runs/dimaug"),
     # What fits two CPU cores in an afternoon: smaller crops (a 320² step costs ~1 s per sample,
     # 192² about a third of that); crops of 192-320 px from 320-px synthetic scenes keep
     # the object scale of real 800-px photos within ~2x. Constant lr with an EMA of the weights
@@ -171,8 +175,8 @@ def build_val_dataset(cfg: TrainConfig):
     if cfg.val_data == "synthetic":
         from .synthetic import SyntheticMatting
         return SyntheticMatting("val", size=320)
-    from .evaluate import FolderDataset
-    return FolderDataset(cfg.val_data, trimap_dir=cfg.val_trimap_dir)
+    from .evaluate import open_dataset
+    return open_dataset(cfg.val_data, trimap_dir=cfg.val_trimap_dir)
 
 
 # ------------------------------------------------------------------------------------ model
@@ -214,7 +218,10 @@ def build_optimizer(model: IndexNetMatting, cfg: TrainConfig):
 
 
 @torch.no_grad()
-def update_ema(ema: dict, model: torch.nn.Module, decay: float) -> None:
+def update_ema(ema: dict, model: torch.nn.Module, decay: float, iteration: int) -> None:
+    """EMA of the weights. The decay warms up as (1 + i) / (10 + i): otherwise the average of a
+    short run is dominated by the random initialisation (0.995^75 = 0.69 of it after 75 steps)."""
+    decay = min(decay, (1 + iteration) / (10 + iteration))
     for k, v in model.state_dict().items():
         if v.is_floating_point():
             ema[k].lerp_(v, 1 - decay)
@@ -258,6 +265,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
 
+    stream, val_set = build_datasets(cfg)  # first: a wrong data path fails before any download
     model = build_model(cfg).to(device)
     optimizer, scheduler = build_optimizer(model, cfg)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema_decay > 0 else None
@@ -280,7 +288,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         model = model.to(memory_format=torch.channels_last)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
-    stream, val_set = build_datasets(cfg)
     loader = DataLoader(stream, batch_size=cfg.batch_size // world,
                         sampler=StreamSampler(start, cfg.batch_size, rank, world),
                         num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0,
@@ -323,7 +330,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         optimizer.step()
         scheduler.step()
         if ema is not None:
-            update_ema(ema, model, cfg.ema_decay)
+            update_ema(ema, model, cfg.ema_decay, iteration)
         iteration += 1
         seen += x.shape[0] * world
 
