@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .fast import fast_model
 from .model import IMAGENET_MEAN, IMAGENET_STD
 
 SIZE_MODES = ("pad", "interp", "resize")
@@ -116,11 +117,17 @@ def network_input(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
 
 
 def _run(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """H x W x 4 float32 -> raw H x W network output."""
-    param = next(model.parameters())
-    tensor = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(param.device, param.dtype)
+    """H x W x 4 float32 -> raw H x W network output.
+
+    An eval-mode float32 CPU `IndexNetMatting` runs through its cached inference-optimised copy
+    (`indexnet.fast.fast_model`: folded BN, channels-last, stripes; same outputs to ~1e-5, rebuilt
+    whenever the weights change); anything else runs as given.
+    """
+    net = fast_model(model)
+    ref = next(t for t in (*net.parameters(), *net.buffers()) if t.is_floating_point())
+    tensor = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(ref.device, ref.dtype)
     with torch.inference_mode():
-        return model(tensor)[0, 0].float().cpu().numpy()
+        return net(tensor)[0, 0].float().cpu().numpy()
 
 
 def _round_up(n: int, m: int = 32) -> int:

@@ -1,0 +1,231 @@
+"""Speed and peak memory of `predict`: the straightforward eager network against the inference-optimised one.
+
+`predict(model, image, trimap)` runs an eval-mode `IndexNetMatting` through `indexnet.fast` (folded
+BatchNorm, channels-last, fused index-block branches, stripes); the baseline is the same model called
+eagerly (wrapped so that `predict` does not optimise it). Both go through the whole `predict`
+(normalisation, padding to multiples of 32, clamping, known regions).
+
+Timing: for each size, one warm-up call each, then `--repeats` rounds of (eager, fast) alternately so
+that load from other processes hits both; medians, best times and the median ratio are printed.
+Peak memory: one fresh subprocess per (size, variant) runs a single `predict` and reports
+`ru_maxrss` (peak resident set of the whole process: Python, torch, weights, numpy buffers included)
+and its growth over the loaded-model baseline. `--big` adds one optimised run at 4000x3000 (and
+`--big-eager` the eager one too, which needs ~17 GB).
+
+OpenMP threads spin while they wait; on a machine whose cores are shared with other work that starves
+the other thread and makes timings meaningless (measured: 2 threads ~2x slower than 1 for both
+variants), so `OMP_WAIT_POLICY=PASSIVE` is set unless the environment already sets it (as the CI does).
+
+    .venv/bin/python benchmarks/bench_inference.py [--sizes 512,1024] [--repeats 5] [--threads N] [--big]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its OpenMP runtime
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from indexnet import IndexNetMatting, load_model, predict  # noqa: E402
+
+GOLDEN_CHECKPOINT = REPO.parent / "shared" / "golden" / "authors_random_checkpoint.pth.tar"
+
+
+class Eager(torch.nn.Module):
+    """The model, called as is: `predict` optimises only `IndexNetMatting` instances."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+def get_model(checkpoint: str | None) -> IndexNetMatting:
+    if checkpoint:
+        return load_model(checkpoint)
+    if GOLDEN_CHECKPOINT.is_file():  # random but well-conditioned weights; speed does not depend on them
+        return load_model(GOLDEN_CHECKPOINT)
+    torch.manual_seed(0)
+    return IndexNetMatting().eval()
+
+
+def make_case(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random image and a trimap with a wide unknown band (the content does not change the speed)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (height // 16 + 1, width // 16 + 1, 3)).astype(np.float32)
+    image = np.kron(small, np.ones((16, 16, 1), np.float32))[:height, :width].astype(np.uint8)
+    yy, xx = np.mgrid[:height, :width]
+    r = np.hypot((yy - height / 2) / height, (xx - width / 2) / width)
+    trimap = np.where(r < 0.25, 255, np.where(r < 0.4, 128, 0)).astype(np.uint8)
+    return image, trimap
+
+
+def time_sizes(model, sizes, repeats: int) -> list[dict]:
+    variants = {"eager": Eager(model), "fast": model}
+    rows = []
+    for height, width in sizes:
+        image, trimap = make_case(height, width)
+        outs = {name: predict(net, image, trimap, return_raw=True)[1] for name, net in variants.items()}  # warm-up
+        diff = float(np.abs(outs["fast"] - outs["eager"]).max())
+        times = {name: [] for name in variants}
+        for _ in range(repeats):
+            for name, net in variants.items():
+                t = time.perf_counter()
+                predict(net, image, trimap)
+                times[name].append(time.perf_counter() - t)
+        med = {name: statistics.median(v) for name, v in times.items()}
+        rows.append({"size": f"{width}x{height}", "eager_median": med["eager"], "eager_best": min(times["eager"]),
+                     "fast_median": med["fast"], "fast_best": min(times["fast"]),
+                     "speedup": med["eager"] / med["fast"], "raw_max_abs_diff": diff})
+        print(f"  {width}x{height}: eager {med['eager']:.2f} s, fast {med['fast']:.2f} s "
+              f"(x{med['eager'] / med['fast']:.2f}), raw max |diff| {diff:.1e}", file=sys.stderr, flush=True)
+    return rows
+
+
+STAGES = (["layer0+index0", "layer1", "layer2", "index2", "layer3", "index3", "layer4", "index4", "layer5", "layer6",
+           "index6", "layer7", "dconv_pp"] + [f"decoder_layer{i}" for i in range(6, 0, -1)] + ["decoder_layer0+pred"])
+
+
+def profile_stages(model, size: int, repeats: int) -> None:
+    """Wall time per top-level stage of the raw forward (forward hooks), eager vs fast, medians of `repeats`.
+
+    The fast network computes layer0 inside index block 0's stripes and streams decoder stage 0 into the
+    head, so those pairs are timed together for both. In the eager model the pooling products (E*x,
+    avgpool) run outside the index blocks and show up as "other"."""
+    from indexnet.fast import optimize_for_inference
+
+    nets = {"eager": model, "fast": optimize_for_inference(model)}
+    times = {name: {} for name in nets}
+    for name, net in nets.items():
+        start = {}
+        for child_name, child in net.named_children():
+            stage = {"layer0": "layer0+index0", "index0": "layer0+index0", "pred": "decoder_layer0+pred",
+                     "decoder_layer0": "decoder_layer0+pred"}.get(child_name, child_name)
+
+            def pre(mod, inp, key=child_name):
+                start.setdefault(key, time.perf_counter())
+
+            def post(mod, inp, out, key=child_name, stage=stage, name=name):
+                if key in start:
+                    times[name].setdefault(stage, [0.0])[-1] += time.perf_counter() - start.pop(key)
+
+            if name == "eager" or child_name not in ("layer0", "pred0", "pred1", "decoder_layer0"):
+                child.register_forward_pre_hook(pre)
+                child.register_forward_hook(post)
+    fast = nets["fast"]
+    stage0 = fast._stage0_and_head
+
+    def timed_stage0(*a):
+        t = time.perf_counter()
+        out = stage0(*a)
+        times["fast"].setdefault("decoder_layer0+pred", [0.0])[-1] += time.perf_counter() - t
+        return out
+
+    fast._stage0_and_head = timed_stage0
+    x = torch.randn(1, 4, size, size)
+    totals = {name: [] for name in nets}
+    with torch.inference_mode():
+        for _ in range(repeats + 1):  # the first round is the warm-up
+            for name, net in nets.items():
+                for v in times[name].values():
+                    v.append(0.0)
+                t = time.perf_counter()
+                net(x)
+                totals[name].append(time.perf_counter() - t)
+    med = {name: {k: statistics.median(v[2:]) for k, v in times[name].items()} for name in nets}
+    tot = {name: statistics.median(v[1:]) for name, v in totals.items()}
+    print(f"\nPer-stage wall time of the raw forward at {size}x{size} (median of {repeats}):\n")
+    print("| stage | eager s | fast s | eager / fast |")
+    print("|---|---|---|---|")
+    for stage in STAGES + ["other"]:
+        e = med["eager"].get(stage, tot["eager"] - sum(med["eager"].values())) if stage != "other" else \
+            tot["eager"] - sum(med["eager"].values())
+        f = med["fast"].get(stage, 0.0) if stage != "other" else tot["fast"] - sum(med["fast"].values())
+        print(f"| {stage} | {e:.3f} | {f:.3f} | {e / f if f > 0.0005 else float('nan'):.2f} |")
+    print(f"| **total** | **{tot['eager']:.3f}** | **{tot['fast']:.3f}** | **{tot['eager'] / tot['fast']:.2f}** |")
+
+
+def memory_child(variant: str, height: int, width: int, checkpoint: str | None) -> None:
+    model = get_model(checkpoint)
+    image, trimap = make_case(height, width)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    predict(Eager(model) if variant == "eager" else model, image, trimap)
+    seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_gib": peak / 2**20, "baseline_gib": base / 2**20, "seconds": seconds}))
+
+
+def measure_memory(variant: str, height: int, width: int, args) -> dict:
+    cmd = [sys.executable, __file__, "--memory-child", variant, str(height), str(width), "--threads", str(args.threads)]
+    if args.checkpoint:
+        cmd += ["--checkpoint", args.checkpoint]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"error": (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="512,1024", help="square sizes, or HxW, comma-separated")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: physical cores)")
+    ap.add_argument("--checkpoint", default=None, help="weights (default: the golden random checkpoint)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    ap.add_argument("--big", action="store_true", help="also peak memory and time of one fast run at 4000x3000")
+    ap.add_argument("--big-eager", action="store_true", help="... and of one eager run (needs ~17 GB)")
+    ap.add_argument("--profile", type=int, default=0, metavar="SIZE", help="per-stage times at SIZE x SIZE")
+    ap.add_argument("--memory-child", nargs=3, metavar=("VARIANT", "H", "W"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.memory_child:
+        variant, h, w = args.memory_child
+        return memory_child(variant, int(h), int(w), args.checkpoint)
+
+    sizes = [tuple(int(v) for v in s.split("x")) if "x" in s else (int(s), int(s)) for s in args.sizes.split(",")]
+    print(f"torch {torch.__version__}, {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=sys.stderr)
+    model = get_model(args.checkpoint)
+    rows = time_sizes(model, sizes, args.repeats)
+
+    print(f"\n| size | eager s (median / best) | fast s (median / best) | speed-up (medians) | raw max abs diff |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['size']} | {r['eager_median']:.2f} / {r['eager_best']:.2f} | {r['fast_median']:.2f} / "
+              f"{r['fast_best']:.2f} | {r['speedup']:.2f}x | {r['raw_max_abs_diff']:.1e} |")
+
+    if args.profile:
+        profile_stages(model, args.profile, args.repeats)
+    if args.no_memory and not args.big:
+        return
+    jobs = [] if args.no_memory else [(v, h, w) for h, w in sizes for v in ("eager", "fast")]
+    if args.big:
+        jobs += [("fast", 3000, 4000)] + ([("eager", 3000, 4000)] if args.big_eager else [])
+    print("\n| size | variant | peak RSS GiB | growth over loaded model GiB | one predict s |")
+    print("|---|---|---|---|---|")
+    for variant, h, w in jobs:
+        m = measure_memory(variant, h, w, args)
+        if "error" in m:
+            print(f"| {w}x{h} | {variant} | failed: {m['error']} | | |")
+        else:
+            print(f"| {w}x{h} | {variant} | {m['peak_gib']:.2f} | {m['peak_gib'] - m['baseline_gib']:.2f} | "
+                  f"{m['seconds']:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

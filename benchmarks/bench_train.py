@@ -1,0 +1,114 @@
+"""Training throughput (samples/s) of one IndexNet training step: forward, matting loss, backward, Adam step.
+
+Four numeric setups, as `indexnet.train` can run them: eager fp32 (NCHW), channels-last fp32, bf16 autocast,
+bf16 autocast + channels-last; at 192² (batch 12, the synthetic recipe) and 320² (batch 4). Inputs are
+synthetic random tensors (no data loading); the model is in the recipe's train mode (encoder BN frozen),
+with Adam over all parameters. Each setup gets one warm-up step, then `--steps` timed steps (fewer if
+`--budget` seconds run out; at least one). The setups alternate step by step, so load from other
+processes hits all of them alike; the median step time gives samples/s.
+
+bf16 autocast only pays on CPUs with native bf16 arithmetic (AVX-512 BF16 / AMX); elsewhere oneDNN
+falls back to slow reference kernels, so expect it to be many times slower there.
+
+OpenMP threads spin while they wait, which on shared cores starves the other thread; `OMP_WAIT_POLICY=PASSIVE`
+is set unless the environment sets it (as the CI does).
+
+    .venv/bin/python benchmarks/bench_train.py [--steps 3] [--budget 600] [--setups fp32,cl,bf16,bf16-cl]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its OpenMP runtime
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from indexnet.losses import matting_loss  # noqa: E402
+from indexnet.model import IndexNetMatting  # noqa: E402
+from indexnet.train import set_train_mode  # noqa: E402
+
+SETUPS = {"fp32": (False, False), "cl": (False, True), "bf16": (True, False), "bf16-cl": (True, True)}
+NAMES = {"fp32": "eager fp32", "cl": "channels-last fp32", "bf16": "bf16 autocast", "bf16-cl": "bf16 + channels-last"}
+
+
+def make_batch(batch: int, size: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    trimap = torch.full((batch, 1, size, size), 128.0)
+    trimap[:, :, : size // 4] = 0
+    trimap[:, :, -size // 4:] = 255
+    fg, bg, alpha = (torch.rand(batch, c, size, size, generator=g) for c in (3, 3, 1))
+    merged = alpha * fg + (1 - alpha) * bg
+    x = torch.cat([(merged - 0.45) / 0.225, trimap / 255], dim=1)
+    return {"input": x, "alpha": alpha, "fg": fg, "bg": bg, "merged": merged, "trimap": trimap}
+
+
+class Setup:
+    def __init__(self, name: str, batch: dict[str, torch.Tensor]):
+        self.bf16, self.channels_last = SETUPS[name]
+        torch.manual_seed(0)
+        self.model = IndexNetMatting()
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        set_train_mode(self.model, freeze_encoder_bn=True)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-4)
+        self.batch = batch
+        self.x = batch["input"].contiguous(memory_format=torch.channels_last) if self.channels_last else batch["input"]
+        self.times: list[float] = []
+
+    def step(self) -> float:
+        t = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            pred = self.model(self.x)
+        loss, _ = matting_loss(pred.float(), self.batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", default="192x12,320x4", help="SIZExBATCH, comma-separated")
+    ap.add_argument("--setups", default=",".join(SETUPS), help=f"some of {','.join(SETUPS)}")
+    ap.add_argument("--steps", type=int, default=3, help="timed steps per setup (after one warm-up step)")
+    ap.add_argument("--budget", type=float, default=600, help="seconds per case after warm-up; >= 1 step each")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    setups = args.setups.split(",")
+    print(f"torch {torch.__version__}, {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"cpu capability {torch.backends.cpu.get_cpu_capability()}, load average {os.getloadavg()[0]:.1f}",
+          file=sys.stderr)
+    rows = []
+    for case in args.cases.split(","):
+        size, batch_size = (int(v) for v in case.split("x"))
+        batch = make_batch(batch_size, size)
+        runs = {name: Setup(name, batch) for name in setups}
+        for name, run in runs.items():
+            print(f"  {size}² batch {batch_size} {NAMES[name]}: warm-up step {run.step():.1f} s", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        for i in range(args.steps):
+            if i and time.perf_counter() - start > args.budget:
+                break
+            for run in runs.values():
+                run.times.append(run.step())
+        for name, run in runs.items():
+            step = statistics.median(run.times)
+            rows.append((size, batch_size, NAMES[name], step, batch_size / step, len(run.times)))
+            print(f"  {size}² batch {batch_size} {NAMES[name]}: {step:.2f} s/step over {len(run.times)} steps",
+                  file=sys.stderr, flush=True)
+    print("\n| crop | batch | setup | s/step (median) | samples/s | steps timed |")
+    print("|---|---|---|---|---|---|")
+    for size, batch_size, name, step, sps, n in rows:
+        print(f"| {size}² | {batch_size} | {name} | {step:.2f} | {sps:.2f} | {n} |")
+
+
+if __name__ == "__main__":
+    main()
