@@ -7,9 +7,9 @@ eagerly (wrapped so that `predict` does not optimise it). Both go through the wh
 
 Timing: for each size, one warm-up call each, then `--repeats` rounds of (eager, fast) alternately so
 that load from other processes hits both; medians, best times and the median ratio are printed.
-Peak memory: one fresh subprocess per (size, variant) runs a single `predict` and reports
-`ru_maxrss` (peak resident set of the whole process: Python, torch, weights, numpy buffers included)
-and its growth over the loaded-model baseline. `--big` adds one optimised run at 4000x3000 (and
+Peak memory: one fresh subprocess per (size, variant) runs a single `predict` and reports the peak
+resident set of the whole process during it (Python, torch, weights, numpy buffers included; VmHWM,
+reset after loading the model) and its growth over the loaded model. `--big` adds one optimised run at 4000x3000 (and
 `--big-eager` the eager one too, which needs ~17 GB).
 
 OpenMP threads spin while they wait; on a machine whose cores are shared with other work that starves
@@ -109,65 +109,79 @@ def profile_stages(model, size: int, repeats: int) -> None:
     from indexnet.fast import optimize_for_inference
 
     nets = {"eager": model, "fast": optimize_for_inference(model)}
-    times = {name: {} for name in nets}
+    current = {name: {} for name in nets}  # stage -> seconds in the running forward
     for name, net in nets.items():
         start = {}
         for child_name, child in net.named_children():
+            if name == "fast" and child_name in ("layer0", "pred0", "pred1", "decoder_layer0"):
+                continue  # called inside index0 / _stage0_and_head, which are timed as a whole
             stage = {"layer0": "layer0+index0", "index0": "layer0+index0", "pred": "decoder_layer0+pred",
                      "decoder_layer0": "decoder_layer0+pred"}.get(child_name, child_name)
 
             def pre(mod, inp, key=child_name):
-                start.setdefault(key, time.perf_counter())
+                start[key] = time.perf_counter()
 
-            def post(mod, inp, out, key=child_name, stage=stage, name=name):
-                if key in start:
-                    times[name].setdefault(stage, [0.0])[-1] += time.perf_counter() - start.pop(key)
+            def post(mod, inp, out, key=child_name, stage=stage, acc=current[name]):
+                acc[stage] = acc.get(stage, 0.0) + time.perf_counter() - start.pop(key)
 
-            if name == "eager" or child_name not in ("layer0", "pred0", "pred1", "decoder_layer0"):
-                child.register_forward_pre_hook(pre)
-                child.register_forward_hook(post)
+            child.register_forward_pre_hook(pre)
+            child.register_forward_hook(post)
     fast = nets["fast"]
     stage0 = fast._stage0_and_head
 
     def timed_stage0(*a):
         t = time.perf_counter()
         out = stage0(*a)
-        times["fast"].setdefault("decoder_layer0+pred", [0.0])[-1] += time.perf_counter() - t
+        acc = current["fast"]
+        acc["decoder_layer0+pred"] = acc.get("decoder_layer0+pred", 0.0) + time.perf_counter() - t
         return out
 
-    fast._stage0_and_head = timed_stage0
+    fast._stage0_and_head = timed_stage0  # an instance attribute: this benchmark's copy only
     x = torch.randn(1, 4, size, size)
-    totals = {name: [] for name in nets}
+    rounds = {name: [] for name in nets}
     with torch.inference_mode():
-        for _ in range(repeats + 1):  # the first round is the warm-up
+        for i in range(repeats + 1):  # the first round is the warm-up
             for name, net in nets.items():
-                for v in times[name].values():
-                    v.append(0.0)
+                current[name].clear()
                 t = time.perf_counter()
                 net(x)
-                totals[name].append(time.perf_counter() - t)
-    med = {name: {k: statistics.median(v[2:]) for k, v in times[name].items()} for name in nets}
-    tot = {name: statistics.median(v[1:]) for name, v in totals.items()}
+                total = time.perf_counter() - t
+                if i:
+                    rounds[name].append({**current[name], "other": total - sum(current[name].values()),
+                                         "total": total})
+    med = {name: {stage: statistics.median(r.get(stage, 0.0) for r in rs) for stage in rs[0]}
+           for name, rs in rounds.items()}
+    tot = {name: m["total"] for name, m in med.items()}
     print(f"\nPer-stage wall time of the raw forward at {size}x{size} (median of {repeats}):\n")
     print("| stage | eager s | fast s | eager / fast |")
     print("|---|---|---|---|")
     for stage in STAGES + ["other"]:
-        e = med["eager"].get(stage, tot["eager"] - sum(med["eager"].values())) if stage != "other" else \
-            tot["eager"] - sum(med["eager"].values())
-        f = med["fast"].get(stage, 0.0) if stage != "other" else tot["fast"] - sum(med["fast"].values())
+        e, f = med["eager"].get(stage, 0.0), med["fast"].get(stage, 0.0)
         print(f"| {stage} | {e:.3f} | {f:.3f} | {e / f if f > 0.0005 else float('nan'):.2f} |")
     print(f"| **total** | **{tot['eager']:.3f}** | **{tot['fast']:.3f}** | **{tot['eager'] / tot['fast']:.2f}** |")
 
 
+def _status_gib(field: str) -> float:
+    """VmRSS / VmHWM of this process from /proc (kB), in GiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 2**20
+    raise KeyError(field)
+
+
 def memory_child(variant: str, height: int, width: int, checkpoint: str | None) -> None:
+    """One predict in a fresh process. Peak RSS is read from VmHWM (ru_maxrss would start from the parent's
+    RSS at fork time), and VmHWM is reset after loading so that the predict's own peak is seen."""
     model = get_model(checkpoint)
     image, trimap = make_case(height, width)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    loaded_peak, base = _status_gib("VmHWM"), _status_gib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
     t = time.perf_counter()
     predict(Eager(model) if variant == "eager" else model, image, trimap)
     seconds = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_gib": peak / 2**20, "baseline_gib": base / 2**20, "seconds": seconds}))
+    peak = _status_gib("VmHWM")
+    print(json.dumps({"peak_gib": max(peak, loaded_peak), "predict_peak_gib": peak, "baseline_gib": base,
+                      "seconds": seconds}))
 
 
 def measure_memory(variant: str, height: int, width: int, args) -> dict:
@@ -184,7 +198,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="512,1024", help="square sizes, or HxW, comma-separated")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: physical cores)")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                    help="torch threads (default: torch's, the physical cores)")
     ap.add_argument("--checkpoint", default=None, help="weights (default: the golden random checkpoint)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--big", action="store_true", help="also peak memory and time of one fast run at 4000x3000")
@@ -216,14 +231,16 @@ def main() -> None:
     jobs = [] if args.no_memory else [(v, h, w) for h, w in sizes for v in ("eager", "fast")]
     if args.big:
         jobs += [("fast", 3000, 4000)] + ([("eager", 3000, 4000)] if args.big_eager else [])
-    print("\n| size | variant | peak RSS GiB | growth over loaded model GiB | one predict s |")
+    print("\n| size | variant | peak RSS during predict GiB | growth over the loaded model GiB "
+          "| one predict s (cold) |")
     print("|---|---|---|---|---|")
     for variant, h, w in jobs:
         m = measure_memory(variant, h, w, args)
         if "error" in m:
             print(f"| {w}x{h} | {variant} | failed: {m['error']} | | |")
         else:
-            print(f"| {w}x{h} | {variant} | {m['peak_gib']:.2f} | {m['peak_gib'] - m['baseline_gib']:.2f} | "
+            peak = m["predict_peak_gib"]
+            print(f"| {w}x{h} | {variant} | {peak:.2f} | {peak - m['baseline_gib']:.2f} | "
                   f"{m['seconds']:.1f} |", flush=True)
 
 

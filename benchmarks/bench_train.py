@@ -92,7 +92,8 @@ def main() -> None:
         batch = make_batch(batch_size, size)
         runs = {name: Setup(name, batch) for name in setups}
         for name, run in runs.items():
-            print(f"  {size}² batch {batch_size} {NAMES[name]}: warm-up step {run.step():.1f} s", file=sys.stderr, flush=True)
+            print(f"  {size}² batch {batch_size} {NAMES[name]}: warm-up step {run.step():.1f} s",
+                  file=sys.stderr, flush=True)
         start = time.perf_counter()
         for i in range(args.steps):
             if i and time.perf_counter() - start > args.budget:
