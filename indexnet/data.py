@@ -74,7 +74,12 @@ def trimap_from_distance(alpha: np.ndarray, rng: np.random.Generator, max_dist: 
     ``GenerateTrimapWithDistTransform(dist_thr=20)``). Elsewhere 255 where alpha == 255, else 0.
     Fractional pixels (0 < alpha < 255) are always unknown.
     """
-    t = int(rng.integers(1, max_dist + 1))
+    return trimap_with_band(alpha, int(rng.integers(1, max_dist + 1)))
+
+
+def trimap_with_band(alpha: np.ndarray, t: float) -> np.ndarray:
+    """Unknown (128) within Euclidean distance t of a fractional-alpha pixel; elsewhere 255 where
+    alpha == 255, else 0. The deterministic core of `trimap_from_distance`."""
     trimap = np.where(alpha == 255, 255, 0).astype(np.uint8)
     fractional = (alpha > 0) & (alpha < 255)
     if fractional.any():  # with none, the distance transform has no seed and every distance is huge

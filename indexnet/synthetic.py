@@ -599,12 +599,9 @@ def _choose_kinds(rng):
 
 def trimap_from_alpha(alpha: np.ndarray, t: float) -> np.ndarray:
     """IndexNet trimap: 128 within Euclidean distance ``t`` of any fractional-alpha pixel,
-    255 elsewhere where α = 255, 0 elsewhere."""
-    frac = (alpha > 0) & (alpha < 255)
-    dist = cv2.distanceTransform((~frac).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    trimap = np.where(alpha == 255, 255, 0).astype(np.uint8)
-    trimap[dist <= t] = 128
-    return trimap
+    255 elsewhere where α = 255, 0 elsewhere (`indexnet.data.trimap_with_band`)."""
+    from .data import trimap_with_band
+    return trimap_with_band(alpha, t)
 
 
 def make_sample(index: int, split: str = "train", size: int = 320) -> dict:
