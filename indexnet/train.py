@@ -13,6 +13,7 @@ samples the killed run would have seen.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import json
 import math
@@ -49,6 +50,7 @@ class TrainConfig:
     loss_weighting: str = "mmagic"  # "mmagic" (alpha 0.5, comp 1.5, channel mean) or "authors" (0.5 / 0.5, sum)
     freeze_encoder_bn: bool = True
     pretrained_encoder: str | None = None  # torchvision mobilenet_v2 ImageNet weights: path or URL
+    init_weights: str | None = None  # start from a whole model: anything load_model reads (fine-tuning)
     ema_decay: float = 0.0  # > 0 keeps an exponential moving average of the weights (exported if set)
     bf16: bool = False  # bfloat16 autocast (CPUs with AVX-512 BF16, recent GPUs)
     channels_last: bool = False
@@ -181,6 +183,15 @@ def build_val_dataset(cfg: TrainConfig):
 
 # ------------------------------------------------------------------------------------ model
 def build_model(cfg: TrainConfig) -> IndexNetMatting:
+    if cfg.init_weights:
+        # Fine-tune or continue a finished model (ours, the authors' or MMagic's): its own
+        # architecture config wins; ImageNet initialisation would be overwritten anyway.
+        from .checkpoint import load_model
+        model = load_model(cfg.init_weights)
+        if cfg.model and IndexNetConfig(**cfg.model) != model.config:
+            raise ValueError(f"init_weights={cfg.init_weights!r} is a {model.config} network; "
+                             f"the model overrides {cfg.model} ask for a different one")
+        return model.float()
     model = IndexNetMatting(IndexNetConfig(**cfg.model))
     if cfg.pretrained_encoder:
         path = resolve_source(cfg.pretrained_encoder)
@@ -246,6 +257,24 @@ def validate(model, dataset, limit: int | None = None) -> dict:
     return result.means
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of handing it back to the kernel.
+
+    A training step allocates and frees the same large activations every iteration. By default glibc
+    serves big blocks with their own mmap and unmaps them on free, so every step page-faults its
+    activations in afresh: at 192², batch 12 on this project's 2-core machine that was ~67k page
+    faults/s and half the CPU time in the kernel. Serving them from the heap and not trimming it
+    took the synthetic run from 1.53 to 1.97 samples/s (same iterations, before/after a resume).
+    The price: the process keeps its peak memory. Returns False (and changes nothing) off glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> Path:
     """Run (or continue) training; returns the output folder. `stop_after` ends early (tests)."""
     distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
@@ -261,6 +290,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world} processes")
     out = Path(cfg.out_dir)
     last = out / "last.pth"
+    if device.type == "cpu":
+        keep_freed_memory()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
@@ -297,6 +328,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
                         generator=torch.Generator().manual_seed(cfg.seed))
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob("last.pth.*.tmp"):  # a checkpoint write cut short by a kill
+            stale.unlink()
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     log = open(out / "log.jsonl", "a") if rank == 0 else None
 

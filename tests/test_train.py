@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from indexnet.checkpoint import load_model
 from indexnet.model import ENCODER_LAYERS, IndexNetMatting, torchvision_mobilenet_v2_to_ours
 from indexnet.train import PRESETS, TrainConfig, build_model, parse_overrides, train
 
@@ -73,6 +74,18 @@ def test_build_model_from_pretrained_file(tmp_path, shared_dir):
         build_model(TrainConfig(pretrained_encoder=str(tmp_path / "bad.pth")))
 
 
+def test_build_model_from_whole_checkpoint(golden_dir):
+    """init_weights starts a run from a finished model (here the authors' layout); the
+    architecture comes from the checkpoint, and a conflicting model override is an error."""
+    path = str(golden_dir / "authors_random_checkpoint.pth.tar")
+    model = build_model(TrainConfig(init_weights=path))
+    reference = load_model(path)
+    for k, v in reference.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[k], v, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="different"):
+        build_model(TrainConfig(init_weights=path, model={"aspp": False}))
+
+
 def test_overrides():
     cfg = parse_overrides(PRESETS["comp1k"], ["iterations=10", "crop_sizes=[64,96]", "data_root=/x/y", "bf16=true"])
     assert cfg.iterations == 10 and cfg.crop_sizes == (64, 96) and cfg.data_root == "/x/y" and cfg.bf16
@@ -128,6 +141,7 @@ def test_killed_run_resumes(tmp_path):
     proc.wait()
     killed_at = torch.load(out / "last.pth", weights_only=False)["iteration"]
     assert 2 <= killed_at < 40
+    (out / "last.pth.k1lled.tmp").write_bytes(b"half a checkpoint")  # as a kill mid-write leaves it
     cmd, env = _cli("--resume", str(out), "--no-progress", "iterations=" + str(killed_at + 2))
     r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -149,3 +163,31 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     state = torch.load(out / "last.pth", weights_only=False)
     assert state["iteration"] == 2
     assert all(math.isfinite(r["loss"]) for r in _log(out) if "loss" in r)
+
+
+CHURN = """
+import resource, sys, torch
+from indexnet.train import keep_freed_memory
+
+def faults_while_churning():  # a training step's pattern: the same big buffers, allocated and freed
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        torch.ones(64 << 18)  # 64 MB, written
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+default = faults_while_churning()
+if not keep_freed_memory():
+    sys.exit(3)
+faults_while_churning()  # grows the heap once
+print(default, faults_while_churning())
+"""
+
+
+def test_keep_freed_memory_stops_page_faulting_reused_buffers():
+    r = subprocess.run([sys.executable, "-c", CHURN], cwd=REPO, capture_output=True, text=True, timeout=120)
+    if r.returncode == 3:
+        pytest.skip("not glibc")
+    assert r.returncode == 0, r.stderr
+    default, kept = map(int, r.stdout.split())
+    assert default > 10 * 16_000  # ten 64 MB buffers faulted in page by page
+    assert kept < default / 20
