@@ -40,7 +40,8 @@ import torch
 
 from indexnet import MODELS, load_model, predict
 from indexnet.checkpoint import DEFAULT_MODEL, CheckpointError, resolve_source
-from indexnet.inference import alpha_to_uint8, normalize_trimap, to_rgb_uint8_or_float, write_png
+from indexnet.inference import (alpha_to_uint8, exif_orientation, normalize_trimap, to_rgb_uint8_or_float,
+                                upright, write_png)
 
 try:  # Hugging Face ZeroGPU: a GPU is attached only inside functions decorated with spaces.GPU
     import spaces
@@ -168,13 +169,6 @@ def run_network(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray) -
 
 
 # ---------------------------------------------------------------------------------- reading files
-_EXIF_TRANSPOSE = {  # EXIF orientation -> the numpy operation that shows the photo upright (as browsers do)
-    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-    5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
-    7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1], 8: lambda a: np.rot90(a, 1),
-}
-
-
 def _decode(path: str | os.PathLike, what: str) -> tuple[np.ndarray, str]:
     """Any image file -> (array in RGB(A) order, PIL mode), upright; gr.Error when it is not a usable image."""
     name = Path(str(path)).name
@@ -183,10 +177,6 @@ def _decode(path: str | os.PathLike, what: str) -> tuple[np.ndarray, str]:
     try:
         with PIL.Image.open(path) as im:
             (w, h), mode = im.size, im.mode
-            try:
-                orientation = im.getexif().get(274, 1)
-            except Exception:  # noqa: BLE001 -- a damaged file: decoding below says so
-                orientation = 1
     except PIL.Image.DecompressionBombError as err:
         raise gr.Error(f"The {what} '{name}' is far too large to process ({err}). Downscale it first.") from err
     except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
@@ -195,11 +185,12 @@ def _decode(path: str | os.PathLike, what: str) -> tuple[np.ndarray, str]:
         raise gr.Error(f"The {what} is {w}×{h} = {w * h / 1e6:.0f} megapixels; this demo accepts up to "
                        f"{MAX_PIXELS / 1e6:.0f}. Downscale it first (the matte is computed at "
                        f"{MAX_SIDE} px at most anyway).", title="Image too large")
-    array = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)  # keeps 16-bit
+    # As decoded (keeps 16-bit), made upright below; OpenCV's own EXIF handling is off for both.
+    array = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if array is not None and array.shape[:2] == (h, w):
         if array.ndim == 3:
             array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-        array = _EXIF_TRANSPOSE.get(orientation, lambda a: a)(array)
+        array = upright(array, exif_orientation(path))
     else:  # a format OpenCV lacks (GIF, ...), or a damaged file: let Pillow decode (and complain)
         try:
             with PIL.Image.open(path) as im:

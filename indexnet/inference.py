@@ -188,27 +188,50 @@ def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------- file I/O
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Image file -> RGB array (uint8, or float32 in [0, 1] for 16-bit files). Clear error if unreadable."""
-    data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
+_EXIF_TRANSPOSE = {  # EXIF orientation -> the numpy operation that shows the photo upright (as viewers do)
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1], 8: lambda a: np.rot90(a, 1),
+}
+
+
+def exif_orientation(path: str | os.PathLike) -> int:
+    """The EXIF orientation tag of an image file (1 = upright, also when there is none or it is unreadable)."""
+    import PIL.Image
+    try:
+        with PIL.Image.open(path) as im:
+            return int(im.getexif().get(274, 1))
+    except Exception:  # noqa: BLE001 -- not a format Pillow knows, or a damaged header: decoding decides
+        return 1
+
+
+def upright(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation to a decoded H x W (x C) array, so that it shows as a photo viewer shows it."""
+    return np.ascontiguousarray(_EXIF_TRANSPOSE.get(orientation, lambda a: a)(array))
+
+
+def _decode(path: str | os.PathLike, what: str, flags: int) -> np.ndarray:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    data = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), flags | cv2.IMREAD_IGNORE_ORIENTATION)
     if data is None:
-        raise FileNotFoundError(f"image file not found: {path}")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if image is None:
         raise ValueError(f"{path} is not a readable image file")
+    # Upright as viewers show it; image and trimap get the same rule, so a trimap drawn on the
+    # upright photo lines up whichever of the two files carries the tag.
+    return upright(data, exif_orientation(path))
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Image file -> upright RGB array (uint8, or float32 in [0, 1] for 16-bit files). Clear error if unreadable."""
+    image = _decode(path, "image", cv2.IMREAD_UNCHANGED)
     if image.ndim == 3:  # OpenCV decodes to BGR(A)
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     return to_rgb_uint8_or_float(image)
 
 
 def read_trimap(path: str | os.PathLike) -> np.ndarray:
-    """Trimap file (grayscale, palette or RGB with equal channels) -> H x W uint8 {0, 128, 255}."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"trimap file not found: {path}")
-    data = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
-    if data is None:
-        raise ValueError(f"{path} is not a readable image file")
-    return normalize_trimap(data)
+    """Trimap file (grayscale, palette or RGB with equal channels) -> upright H x W uint8 {0, 128, 255}."""
+    return normalize_trimap(_decode(path, "trimap", cv2.IMREAD_GRAYSCALE))
 
 
 def write_png(path: str | os.PathLike, array: np.ndarray) -> None:

@@ -166,3 +166,20 @@ def test_cli_files_and_folders(tmp_path, golden_dir, small_case):
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "single.png")), expected)
     r = run("--image", str(tmp_path / "img" / "a.png"), "--trimap", str(tmp_path / "nope.png"), "--out", "x.png")
     assert r.returncode == 2 and "trimap file not found" in r.stderr
+
+
+@pytest.mark.parametrize("orientation, upright", [(3, lambda a: a[::-1, ::-1]), (6, lambda a: np.rot90(a, -1)),
+                                                  (8, lambda a: np.rot90(a, 1))])
+def test_files_are_read_upright_by_exif_orientation(tmp_path, orientation, upright):
+    """A phone photo stores its pixels sideways plus an EXIF tag; image and trimap come back as viewers show them."""
+    import PIL.Image
+    stored = np.zeros((40, 60, 3), np.uint8)
+    stored[:10, :20] = 255  # a white block in the stored top-left corner
+    exif = PIL.Image.Exif()
+    exif[274] = orientation
+    PIL.Image.fromarray(stored).save(tmp_path / "photo.png", exif=exif)
+    PIL.Image.fromarray(stored[..., 0]).save(tmp_path / "trimap.png", exif=exif)
+    np.testing.assert_array_equal(read_image(tmp_path / "photo.png"), upright(stored))
+    np.testing.assert_array_equal(read_trimap(tmp_path / "trimap.png"), upright(stored[..., 0]))
+    PIL.Image.fromarray(stored).save(tmp_path / "plain.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "plain.png"), stored)
