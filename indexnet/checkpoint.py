@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -53,8 +56,28 @@ class CheckpointError(ValueError):
     """A file that is not a loadable IndexNet checkpoint."""
 
 
-def resolve_source(source: str | os.PathLike, download: bool = True, progress: bool = True) -> Path:
-    """A registered name, URL or path -> a local file (downloading a URL into the cache once)."""
+_timeout_lock = threading.Lock()
+
+
+@contextmanager
+def _socket_timeout(seconds: float):
+    """torch.hub's downloader opens its connection without a timeout, so a server that stops answering
+    would hang the caller (an app request, a notebook cell) forever. A default timeout for the sockets
+    opened meanwhile bounds every connect and read; the lock keeps two downloads from interleaving it."""
+    with _timeout_lock:
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(seconds)
+        try:
+            yield
+        finally:
+            socket.setdefaulttimeout(previous)
+
+
+def resolve_source(source: str | os.PathLike, download: bool = True, progress: bool = True,
+                   timeout: float = 60.0) -> Path:
+    """A registered name, URL or path -> a local file (downloading a URL into the cache once).
+
+    `timeout` (seconds) bounds each network wait (connecting, every read), not the whole download."""
     source = str(source)
     if source in MODELS:
         source = MODELS[source].source
@@ -70,8 +93,9 @@ def resolve_source(source: str | os.PathLike, download: bool = True, progress: b
         try:
             # torch.hub writes to a temporary file and renames it, and checks the sha256 prefix
             # that OpenMMLab puts in its file names (`...-26dd258d.pth`).
-            torch.hub.download_url_to_file(source, str(cache), hash_prefix=_hash_prefix(cache.name),
-                                           progress=progress)
+            with _socket_timeout(timeout):
+                torch.hub.download_url_to_file(source, str(cache), hash_prefix=_hash_prefix(cache.name),
+                                               progress=progress)
         except Exception as err:  # offline, DNS failure, HTTP error, hash mismatch
             raise ConnectionError(f"could not download {source}: {err}. Without internet access, pass a local "
                                   f"checkpoint path or use the shipped model {DEFAULT_MODEL!r}.") from err

@@ -134,3 +134,53 @@ def test_atomic_save_keeps_old_file_on_failure(tmp_path):
         atomic_save({"a": Unpicklable()}, path)
     assert torch.load(path) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["state.pth"]
+
+
+@pytest.fixture
+def local_server(tmp_path, golden_dir):
+    """An HTTP server on localhost serving the golden MMagic checkpoint under three names."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+    data = (golden_dir / "mmagic_random_checkpoint_wellcond.pth").read_bytes()
+    prefix = hashlib.sha256(data).hexdigest()[:8]
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / f"weights-{prefix}.pth").write_bytes(data)
+    (site / "weights-00000000.pth").write_bytes(data)  # a name whose hash prefix does not match
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", prefix
+    server.shutdown()
+
+
+def test_url_downloads_once_into_the_cache_and_checks_the_hash(tmp_path, monkeypatch, local_server):
+    url, prefix = local_server
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    model = load_model(f"{url}/weights-{prefix}.pth")
+    cache = tmp_path / "torch" / "hub" / "checkpoints" / f"weights-{prefix}.pth"
+    assert cache.is_file() and model.size_mode == "interp"
+    assert resolve_source(f"{url}/weights-{prefix}.pth", download=False) == cache
+    with pytest.raises(ConnectionError, match="could not download"):
+        resolve_source(f"{url}/weights-00000000.pth", progress=False)
+    assert not (cache.parent / "weights-00000000.pth").exists()  # a bad download leaves nothing behind
+
+
+def test_download_from_a_silent_server_times_out(tmp_path, monkeypatch):
+    import socket
+    import time
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts the connection, never answers
+    try:
+        start = time.monotonic()
+        with pytest.raises(ConnectionError, match="could not download"):
+            resolve_source(f"http://127.0.0.1:{silent.getsockname()[1]}/w.pth", progress=False, timeout=1)
+        assert time.monotonic() - start < 30
+        assert socket.getdefaulttimeout() is None  # the process-wide default is restored
+    finally:
+        silent.close()
