@@ -133,15 +133,23 @@ def _online(url: str, timeout: float = 3.0) -> bool:
 
 _load_lock = threading.Lock()
 
+_models: dict[str, torch.nn.Module] = {}  # source -> loaded model, the three most recently loaded
 
-@functools.lru_cache(maxsize=3)
+
 def _cached_model(source: str) -> torch.nn.Module:
-    return load_model(source)
+    if source not in _models:
+        _models[source] = load_model(source)
+        while len(_models) > 3:
+            _models.pop(next(iter(_models)))
+    return _models[source]
 
 
 def get_model(source: str) -> torch.nn.Module:
-    """Load once per source and keep it (lru_cache); every failure becomes a message that says what to do."""
+    """Load once per source and keep it; every failure becomes a message that says what to do."""
     reg = MODELS.get(source)
+    loaded = _models.get(source)
+    if loaded is not None:
+        return loaded  # no lock: a download of another model must not stall requests for this one
     with _load_lock:
         try:
             if reg and urlparse(reg.source).scheme and not _is_cached(source) and not _online(reg.source):
@@ -607,7 +615,7 @@ def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, r
     choice = model_choices().get(model_key) or model_choices()["default"]
     progress(0.08, desc="Loading the model" + ("" if _is_cached(choice.source) else " (downloading, first use only)"))
     model = get_model(choice.source)
-    max_side = int(max_side or MAX_SIDE)
+    max_side = min(int(max_side or MAX_SIDE), MAX_SIDE)  # the slider's bound is advisory: API calls skip it
     progress(0.15, desc="Computing the alpha matte")
     t1 = time.perf_counter()
     alpha, proc = compute_alpha(model, image, trimap, max_side)
@@ -813,7 +821,7 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
                     model_key = gr.Dropdown([(c.label, k) for k, c in choices.items()], value="default",
                                             label="Model", elem_id="model")
                     model_info = gr.Markdown(model_description("default"))
-                    max_side_in = gr.Slider(256, 4096, value=max_side, step=32, label="Processing size (longest "
+                    max_side_in = gr.Slider(256, max(max_side, 256), value=max_side, step=32, label="Processing size (longest "
                                             "side, pixels): larger images are downscaled for the network and the "
                                             "matte is upscaled back. On a CPU, time grows with the area.")
                     with gr.Row():
@@ -870,7 +878,10 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
             api_image, api_trimap = gr.File(label="image"), gr.File(label="trimap")
             api_alpha = gr.File(label="alpha")
             api_btn = gr.Button("matte")
-        api_btn.click(api_matte, [api_image, api_trimap], api_alpha, api_name="matte",
+        # One slot shared by everything that runs the network or GrabCut: a UI click and an API call wait for
+        # each other, so two users cannot exhaust the memory of a small machine.
+        heavy = dict(concurrency_id="heavy", concurrency_limit=1)
+        api_btn.click(api_matte, [api_image, api_trimap], api_alpha, api_name="matte", **heavy,
                       api_description="Alpha matte (8-bit PNG at the image's size) for an image file and a trimap "
                                       "file of the same size (white = foreground, black = background, grey = "
                                       "unknown), with the default model.")
@@ -893,7 +904,7 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
             trigger(preview_trimap, preview_inputs, preview, show_progress="hidden", trigger_mode="always_last",
                     api_name=False, **light)
         generate_btn.click(generate_trimap, [image_in, hinter, band], [generated, preview, trimap_mode],
-                           api_name="generate_trimap", concurrency_limit=1, api_visibility="undocumented")
+                           api_name="generate_trimap", api_visibility="undocumented", **heavy)
         # A preloaded example sets the photo without a change event: give it to the editors on page load too.
         demo.load(on_image_change, image_in, [painter, hinter, generated, result, preview], show_progress="hidden",
                   api_name=False, **light)
@@ -901,12 +912,11 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
         run_btn.click(run_matting, [image_in, trimap_mode, trimap_in, painter, unpainted, generated, resize, model_key,
                                     max_side_in, bg_colour, bg_image],
                       [cutout, alpha_out, comp_out, slider, info, preview, downloads, result],
-                      api_name="cut_out", api_visibility="undocumented", scroll_to_output=True)
+                      api_name="cut_out", api_visibility="undocumented", scroll_to_output=True, **heavy)
         for trigger in (bg_colour.change, bg_image.change):
             trigger(recomposite, [result, bg_colour, bg_image], [comp_out, slider], show_progress="hidden",
                     trigger_mode="always_last", api_name=False, **light)
 
-    # One heavy request at a time: two users cannot exhaust the memory of a small machine.
     demo.queue(default_concurrency_limit=1, max_size=_env_int("INDEXNET_QUEUE_SIZE", 32))
     return demo
 

@@ -19,6 +19,10 @@ def cmd_predict(args) -> int:
     from .inference import alpha_to_uint8, predict, read_image, read_trimap, write_png
 
     image, trimap, out = Path(args.image), Path(args.trimap), Path(args.out)
+    for flag, path in (("--image", image), ("--trimap", trimap)):
+        if not path.exists():
+            print(f"error: {flag} {path} not found (expected an image file or a folder of them)", file=sys.stderr)
+            return 2
     if image.is_dir() != trimap.is_dir():
         print("error: --image and --trimap must both be files or both be folders", file=sys.stderr)
         return 2

@@ -7,12 +7,10 @@ URLs are downloaded once into torch.hub's cache (`$TORCH_HOME/hub/checkpoints`),
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-import socket
 import tempfile
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -56,21 +54,33 @@ class CheckpointError(ValueError):
     """A file that is not a loadable IndexNet checkpoint."""
 
 
-_timeout_lock = threading.Lock()
+def download_file(url: str, dest: Path, hash_prefix: str | None = None, progress: bool = True,
+             timeout: float = 60.0) -> None:
+    """Stream `url` into `dest` atomically (temporary file, then rename), checking the sha256 prefix if given.
 
-
-@contextmanager
-def _socket_timeout(seconds: float):
-    """torch.hub's downloader opens its connection without a timeout, so a server that stops answering
-    would hang the caller (an app request, a notebook cell) forever. A default timeout for the sockets
-    opened meanwhile bounds every connect and read; the lock keeps two downloads from interleaving it."""
-    with _timeout_lock:
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(seconds)
-        try:
-            yield
-        finally:
-            socket.setdefaulttimeout(previous)
+    Every network wait (connecting, each read) is bounded by `timeout` seconds, so a server that stops
+    answering raises instead of hanging an app request or a notebook cell forever."""
+    import urllib.request
+    from tqdm import tqdm
+    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    try:
+        sha = hashlib.sha256()
+        request = urllib.request.Request(url, headers={"User-Agent": "indexnet-matting"})
+        with urllib.request.urlopen(request, timeout=timeout) as response, os.fdopen(fd, "wb") as f, \
+                tqdm(total=int(response.headers.get("Content-Length") or 0) or None, unit="B", unit_scale=True,
+                     desc=dest.name, disable=not progress) as bar:
+            while chunk := response.read(1 << 20):
+                f.write(chunk)
+                sha.update(chunk)
+                bar.update(len(chunk))
+        if hash_prefix and not sha.hexdigest().startswith(hash_prefix):
+            raise ValueError(f"sha256 {sha.hexdigest()[:8]}... does not start with {hash_prefix} (from the file name): "
+                             "a damaged or substituted file")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def resolve_source(source: str | os.PathLike, download: bool = True, progress: bool = True,
@@ -91,11 +101,8 @@ def resolve_source(source: str | os.PathLike, download: bool = True, progress: b
             raise FileNotFoundError(f"{source} is not in the cache ({cache}) and downloading is disabled")
         cache.parent.mkdir(parents=True, exist_ok=True)
         try:
-            # torch.hub writes to a temporary file and renames it, and checks the sha256 prefix
-            # that OpenMMLab puts in its file names (`...-26dd258d.pth`).
-            with _socket_timeout(timeout):
-                torch.hub.download_url_to_file(source, str(cache), hash_prefix=_hash_prefix(cache.name),
-                                               progress=progress)
+            # OpenMMLab puts the sha256 prefix in its file names (`...-26dd258d.pth`), as torch.hub does.
+            download_file(source, cache, hash_prefix=_hash_prefix(cache.name), progress=progress, timeout=timeout)
         except Exception as err:  # offline, DNS failure, HTTP error, hash mismatch
             raise ConnectionError(f"could not download {source}: {err}. Without internet access, pass a local "
                                   f"checkpoint path or use the shipped model {DEFAULT_MODEL!r}.") from err
@@ -179,20 +186,36 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return obj
 
 
+def _saved_config(obj: dict, path) -> IndexNetConfig:
+    """The architecture stored in one of our own checkpoints, or a CheckpointError naming what is wrong."""
+    import dataclasses
+    saved = obj.get("config")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path} is an {FORMAT_NAME} checkpoint without its architecture config")
+    known = {f.name for f in dataclasses.fields(IndexNetConfig)}
+    if unknown := sorted(set(saved) - known):
+        raise CheckpointError(f"{path}: unknown architecture options {unknown} (known: {sorted(known)}); "
+                              "written by a newer version of this project?")
+    try:
+        return IndexNetConfig(**saved)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: invalid architecture config {saved}: {err}") from err
+
+
 def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device = "cpu",
-               download: bool = True) -> IndexNetMatting:
+               download: bool = True, timeout: float = 60.0) -> IndexNetMatting:
     """An `IndexNetMatting` in eval mode from a path, URL or registered name (see `MODELS`).
 
     The returned model carries `model.source` and `model.size_mode` (the test-time path its
     weights were evaluated with; `predict` uses it when no `size_mode` is given).
     """
-    path = resolve_source(source, download=download)
+    path = resolve_source(source, download=download, timeout=timeout)
     obj = read_checkpoint(path)
     state_dict = obj.get("state_dict", obj)
     if not isinstance(state_dict, dict) or not state_dict:
         raise CheckpointError(f"{path} has no state dict")
     fmt = detect_format(state_dict)
-    config = IndexNetConfig(**obj["config"]) if obj.get("format") == FORMAT_NAME else IndexNetConfig()
+    config = _saved_config(obj, path) if obj.get("format") == FORMAT_NAME else IndexNetConfig()
     model = IndexNetMatting(config)
     load_state_dict_strict(model, convert_state_dict(state_dict, fmt), fmt)
     model.source = str(source)
@@ -213,6 +236,20 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is an ordinary shareable file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -91,6 +91,8 @@ def normalize_trimap(trimap, shape: tuple[int, int] | None = None) -> np.ndarray
         raise ValueError(f"trimap is {trimap.shape[0]}x{trimap.shape[1]} (HxW) but the image is "
                          f"{shape[0]}x{shape[1]}; they must be the same size")
     if np.issubdtype(trimap.dtype, np.floating):
+        if not np.isfinite(trimap).all():
+            raise ValueError("float trimap holds NaN or infinite values; expected values in [0, 1]")
         if trimap.min() < 0 or trimap.max() > 1:
             raise ValueError("float trimaps must hold values in [0, 1]; pass uint8 for 0..255 data")
         trimap = np.round(trimap * 255)
@@ -247,6 +249,7 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(buf.tobytes())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; an output image is an ordinary shareable file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .checkpoint import atomic_save, read_checkpoint, resolve_source, save_checkpoint
+from .checkpoint import atomic_save, atomic_write_text, read_checkpoint, resolve_source, save_checkpoint
 from .losses import matting_loss
 from .model import IndexNetConfig, IndexNetMatting, torchvision_mobilenet_v2_to_ours
 
@@ -63,7 +63,7 @@ class TrainConfig:
     num_workers: int = 4
     seed: int = 0
     out_dir: str = "runs/comp1k"
-    export: str | None = None  # also write the final (EMA) weights in our release format here
+    export: str | None = None  # final (EMA) weights in our release format go here; default <out_dir>/model.pth
     export_half: bool = True
     model: dict = field(default_factory=dict)  # IndexNetConfig overrides (ablations)
 
@@ -86,8 +86,7 @@ PRESETS: dict[str, TrainConfig] = {
     "synthetic": TrainConfig(data="synthetic", crop_sizes=(192, 256, 320), out_size=192, batch_size=12,
                              iterations=4_000, milestones=(), ema_decay=0.998, bf16=False, channels_last=True,
                              val_data="synthetic", val_limit=32, val_every=500, checkpoint_every=100,
-                             num_workers=1, out_dir="runs/synthetic",
-                             export="checkpoints/indexnet_synthetic.pth"),
+                             num_workers=1, out_dir="runs/synthetic"),
 }
 
 
@@ -290,14 +289,21 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world} processes")
     out = Path(cfg.out_dir)
     last = out / "last.pth"
-    if device.type == "cpu":
-        keep_freed_memory()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
 
+    if not resume and last.exists():
+        raise FileExistsError(f"{out} already holds a run ({last}); continue it with --resume {out}, "
+                              "or pick another out_dir")
     stream, val_set = build_datasets(cfg)  # first: a wrong data path fails before any download
-    model = build_model(cfg).to(device)
+    if resume:  # the weights come from last.pth: no need for (or download of) the initial ones
+        model = build_model(dataclasses.replace(cfg, init_weights=None, pretrained_encoder=None))
+    else:
+        model = build_model(cfg)
+        if cfg.init_weights:  # record the architecture it brought, for resuming and exporting
+            cfg = dataclasses.replace(cfg, model=model.config.to_dict())
+    model = model.to(device)
     optimizer, scheduler = build_optimizer(model, cfg)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema_decay > 0 else None
     start = 0
@@ -330,7 +336,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.glob("last.pth.*.tmp"):  # a checkpoint write cut short by a kill
             stale.unlink()
-        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+        atomic_write_text(out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2))
     log = open(out / "log.jsonl", "a") if rank == 0 else None
 
     def save_state(iteration: int) -> None:
@@ -390,7 +396,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
     if bar is not None:
         bar.close()
     if rank == 0:
-        if cfg.export and iteration >= cfg.iterations:
+        if iteration >= cfg.iterations:
             export(model, ema, cfg, iteration)
         log.close()
     if distributed:
@@ -407,7 +413,7 @@ def _eval_copy(model: IndexNetMatting, ema: dict | None) -> IndexNetMatting:
 
 def export(model, ema, cfg: TrainConfig, iteration: int) -> None:
     final = _eval_copy(model, ema)
-    save_checkpoint(cfg.export, final, half=cfg.export_half,
+    save_checkpoint(cfg.export or Path(cfg.out_dir) / "model.pth", final, half=cfg.export_half,
                     meta={"trained_with": dataclasses.asdict(cfg), "iterations": iteration,
                           "weights": "ema" if ema is not None else "last"})
 
@@ -443,6 +449,7 @@ def run_train_cli(args) -> int:
         cfg = parse_overrides(TrainConfig(**raw), args.overrides)
     else:
         cfg = parse_overrides(PRESETS[args.config], args.overrides)
+    keep_freed_memory()  # the CLI owns its process; a library call (a notebook's train()) leaves malloc alone
     out = train(cfg, resume=bool(args.resume), progress=not args.no_progress)
     print(f"done: {out}")
     return 0

@@ -107,6 +107,7 @@ def test_trimap_snapping_rule():
     (np.zeros((10, 10, 3), np.uint8), np.dstack([np.zeros((10, 10)), np.ones((10, 10))]).astype(np.uint8),
      "channels that differ"),
     (np.zeros((10, 10, 3), np.uint8), np.full((10, 10), 2.0), r"float trimaps must hold values in \[0, 1\]"),
+    (np.zeros((10, 10, 3), np.uint8), np.full((10, 10), np.nan, np.float32), "NaN or infinite"),
 ])
 def test_bad_inputs(authors_model, image, trimap, message):
     with pytest.raises(ValueError, match=message):
@@ -165,7 +166,10 @@ def test_cli_files_and_folders(tmp_path, golden_dir, small_case):
     expected = alpha_to_uint8(predict(load_model(ckpt), image, trimap, size_mode="pad"))
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "single.png")), expected)
     r = run("--image", str(tmp_path / "img" / "a.png"), "--trimap", str(tmp_path / "nope.png"), "--out", "x.png")
-    assert r.returncode == 2 and "trimap file not found" in r.stderr
+    assert r.returncode == 2 and "--trimap" in r.stderr and "nope.png not found" in r.stderr
+    r = run("--image", str(tmp_path / "img"), "--trimap", str(tmp_path / "trimaps"), "--out", "x")  # a typo
+    assert r.returncode == 2 and "--trimap" in r.stderr and "trimaps not found" in r.stderr
+    assert (tmp_path / "single.png").stat().st_mode & 0o777 == 0o644
 
 
 @pytest.mark.parametrize("orientation, upright", [(3, lambda a: a[::-1, ::-1]), (6, lambda a: np.rot90(a, -1)),

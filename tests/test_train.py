@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from indexnet.checkpoint import load_model
-from indexnet.model import ENCODER_LAYERS, IndexNetMatting, torchvision_mobilenet_v2_to_ours
+from indexnet.checkpoint import load_model, save_checkpoint
+from indexnet.model import ENCODER_LAYERS, IndexNetConfig, IndexNetMatting, torchvision_mobilenet_v2_to_ours
 from indexnet.train import PRESETS, TrainConfig, build_model, parse_overrides, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,6 +120,25 @@ def test_resume_reproduces_uninterrupted_run(tmp_path):
     losses_a = [r["loss"] for r in _log(tmp_path / "a") if "loss" in r]
     losses_b = [r["loss"] for r in _log(tmp_path / "b") if "loss" in r]
     assert losses_a == losses_b and all(math.isfinite(x) for x in losses_a)
+    final = load_model(tmp_path / "a" / "model.pth")  # the finished run's weights, in release format
+    assert final.meta["iterations"] == 4 and final.meta["weights"] == "ema"
+    with pytest.raises(FileExistsError, match="--resume"):  # a fresh run never mixes into an old one
+        train(straight, progress=False)
+
+
+def test_run_from_init_weights_resumes_without_them(tmp_path):
+    """A fine-tuning run records the architecture it started from; resuming needs only last.pth."""
+    init = tmp_path / "init.pth"
+    save_checkpoint(init, IndexNetMatting(IndexNetConfig(aspp=False)))
+    cfg = parse_overrides(PRESETS["synthetic"], TINY + ["iterations=2", f"out_dir={tmp_path / 'run'}",
+                                                        f"init_weights={init}", "pretrained_encoder=null"])
+    train(cfg, progress=False, stop_after=1)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"]["aspp"] is False
+    init.unlink()
+    resumed = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+    train(resumed, resume=True, progress=False)
+    assert load_model(tmp_path / "run" / "model.pth").config.aspp is False
 
 
 def _cli(*args, env=None):
@@ -179,7 +198,7 @@ default = faults_while_churning()
 if not keep_freed_memory():
     sys.exit(3)
 faults_while_churning()  # grows the heap once
-print(default, faults_while_churning())
+print(default, faults_while_churning(), resource.getpagesize())
 """
 
 
@@ -188,6 +207,7 @@ def test_keep_freed_memory_stops_page_faulting_reused_buffers():
     if r.returncode == 3:
         pytest.skip("not glibc")
     assert r.returncode == 0, r.stderr
-    default, kept = map(int, r.stdout.split())
-    assert default > 10 * 16_000  # ten 64 MB buffers faulted in page by page
-    assert kept < default / 20
+    default, kept, page = map(int, r.stdout.split())
+    if default < 10 * (64 << 20) // page // 4:  # e.g. transparent huge pages: few faults to save
+        pytest.skip(f"this machine's default allocator faults only {default} times for 640 MB")
+    assert kept < default / 20  # ten 64 MB buffers were faulted in page by page; now once, then reused
