@@ -172,6 +172,10 @@ def load_state_dict_strict(model: IndexNetMatting, state_dict: dict, fmt: str) -
             if items:
                 parts.append(f"{len(items)} {label} (first: {', '.join(items[:3])})")
         raise CheckpointError(f"checkpoint looks like the {fmt} layout but does not fit the model: " + "; ".join(parts))
+    nonfinite = [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if nonfinite:  # a diverged run, or statistics that overflowed a float16 export: outputs would be garbage
+        raise CheckpointError(f"checkpoint ({fmt} layout) holds NaN or infinite values in {len(nonfinite)} "
+                              f"tensor(s) (first: {', '.join(nonfinite[:3])})")
     state_dict = {k: v.to(expected[k].dtype) for k, v in state_dict.items()}  # fp16 storage -> fp32
     model.load_state_dict(state_dict, strict=True)
 
@@ -258,8 +262,18 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def save_checkpoint(path: str | os.PathLike, model: IndexNetMatting, meta: dict | None = None,
                     half: bool = False) -> None:
-    """Write our own format (weights + config + metadata), atomically. `half=True` stores fp16."""
-    state_dict = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
-                  for k, v in model.state_dict().items()}
+    """Write our own format (weights + config + metadata), atomically.
+
+    `half=True` stores the learned parameters as float16 (half the file). BatchNorm statistics stay float32:
+    a decoder's running variance easily exceeds float16's 65504 and would turn into inf, which silences
+    that layer at inference (this happened to an early export of the shipped model). A parameter that
+    does not fit float16 stays float32 as well."""
+    buffers = {name for name, _ in model.named_buffers()}
+
+    def stored(name: str, v: torch.Tensor) -> torch.Tensor:
+        if half and v.is_floating_point() and name not in buffers and torch.isfinite(v.half()).all():
+            return v.half()
+        return v
+    state_dict = {k: stored(k, v.detach().cpu()) for k, v in model.state_dict().items()}
     atomic_save({"format": FORMAT_NAME, "config": model.config.to_dict(), "meta": dict(meta or {}),
                  "state_dict": state_dict}, path)

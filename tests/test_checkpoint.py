@@ -43,12 +43,30 @@ def test_round_trip_our_format(tmp_path):
 
 def test_half_storage_round_trip(tmp_path):
     model = IndexNetMatting().eval()
+    with torch.no_grad():  # statistics as a trained decoder has them: beyond float16's range (65504)
+        model.decoder_layer6.dconv[1].running_var.fill_(2e5)
+        model.pred[0][0].weight[0, 0, 0, 0] = 1e6  # a parameter that does not fit float16 either
     save_checkpoint(tmp_path / "half.pth", model, half=True)
+    stored = torch.load(tmp_path / "half.pth", weights_only=True)["state_dict"]
+    assert stored["layer0.0.weight"].dtype == torch.float16
+    assert stored["decoder_layer6.dconv.1.running_var"].dtype == torch.float32
+    assert stored["pred.0.0.weight"].dtype == torch.float32
     loaded = load_model(tmp_path / "half.pth")
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    buffers = {name for name, _ in model.named_buffers()}
     for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
-        if a.is_floating_point():
+        if k in buffers or k == "pred.0.0.weight":
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+        elif a.is_floating_point():
             torch.testing.assert_close(a.half().float(), b, msg=k)
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    sd = IndexNetMatting().state_dict()
+    sd["decoder_layer6.dconv.1.running_var"][0] = float("inf")
+    torch.save({"state_dict": sd}, tmp_path / "inf.pth")
+    with pytest.raises(CheckpointError, match="NaN or infinite.*decoder_layer6.dconv.1.running_var"):
+        load_model(tmp_path / "inf.pth")
 
 
 def test_missing_key_error_names_format_and_key(golden_dir, tmp_path):
