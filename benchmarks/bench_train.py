@@ -11,9 +11,15 @@ bf16 autocast only pays on CPUs with native bf16 arithmetic (AVX-512 BF16 / AMX)
 falls back to slow reference kernels, so expect it to be many times slower there.
 
 OpenMP threads spin while they wait, which on shared cores starves the other thread; `OMP_WAIT_POLICY=PASSIVE`
-is set unless the environment sets it (as the CI does).
+is set unless the environment sets it (as the CI does). `--keep-freed-memory` applies what `python -m indexnet
+train` does to its process (`indexnet.train.keep_freed_memory`: glibc keeps freed blocks instead of unmapping
+them, so activations are not page-faulted in afresh every step); run once with and once without to compare.
+
+`--loader` also measures the data side: samples/s of the synthetic preset's real training stream (synthetic
+scene, IndexNet pipeline: trimap, crop, resize, flip, tensors) through a DataLoader with 0 and 2 workers.
 
     .venv/bin/python benchmarks/bench_train.py [--steps 3] [--budget 600] [--setups fp32,cl,bf16,bf16-cl]
+                                               [--keep-freed-memory] [--loader]
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ import torch  # noqa: E402
 
 from indexnet.losses import matting_loss  # noqa: E402
 from indexnet.model import IndexNetMatting  # noqa: E402
-from indexnet.train import set_train_mode  # noqa: E402
+from indexnet.train import PRESETS, StreamSampler, build_datasets, keep_freed_memory, set_train_mode  # noqa: E402
 
 SETUPS = {"fp32": (False, False), "cl": (False, True), "bf16": (True, False), "bf16-cl": (True, True)}
 NAMES = {"fp32": "eager fp32", "cl": "channels-last fp32", "bf16": "bf16 autocast", "bf16-cl": "bf16 + channels-last"}
@@ -73,6 +79,20 @@ class Setup:
         return time.perf_counter() - t
 
 
+def loader_samples_per_s(workers: int, batches: int = 6) -> float:
+    """The synthetic preset's training stream through a DataLoader: samples/s after the first batch."""
+    cfg = PRESETS["synthetic"]
+    stream, _ = build_datasets(cfg)
+    loader = torch.utils.data.DataLoader(stream, batch_size=cfg.batch_size, num_workers=workers,
+                                         sampler=StreamSampler(0, cfg.batch_size))
+    it = iter(loader)
+    next(it)  # worker start-up and the photo bank
+    t = time.perf_counter()
+    for _ in range(batches):
+        next(it)
+    return batches * cfg.batch_size / (time.perf_counter() - t)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default="192x12,320x4", help="SIZExBATCH, comma-separated")
@@ -80,12 +100,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="timed steps per setup (after one warm-up step)")
     ap.add_argument("--budget", type=float, default=600, help="seconds per case after warm-up; >= 1 step each")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--keep-freed-memory", action="store_true", help="as the training CLI does (glibc only)")
+    ap.add_argument("--loader", action="store_true", help="also measure the training data stream (0 and 2 workers)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    kept = args.keep_freed_memory and keep_freed_memory()
     setups = args.setups.split(",")
     print(f"torch {torch.__version__}, {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
-          f"cpu capability {torch.backends.cpu.get_cpu_capability()}, load average {os.getloadavg()[0]:.1f}",
-          file=sys.stderr)
+          f"cpu capability {torch.backends.cpu.get_cpu_capability()}, load average {os.getloadavg()[0]:.1f}, "
+          f"keep freed memory: {kept}", file=sys.stderr)
     rows = []
     for case in args.cases.split(","):
         size, batch_size = (int(v) for v in case.split("x"))
@@ -108,7 +131,11 @@ def main() -> None:
     print("\n| crop | batch | setup | s/step (median) | samples/s | steps timed |")
     print("|---|---|---|---|---|---|")
     for size, batch_size, name, step, sps, n in rows:
-        print(f"| {size}² | {batch_size} | {name} | {step:.2f} | {sps:.2f} | {n} |")
+        print(f"| {size}² | {batch_size} | {name}{' + kept memory' if kept else ''} | {step:.2f} | {sps:.2f} | {n} |")
+    if args.loader:
+        print("\n| data stream (synthetic preset, batch 12) | samples/s |\n|---|---|")
+        for workers in (0, 2):
+            print(f"| DataLoader, num_workers={workers} | {loader_samples_per_s(workers):.1f} |", flush=True)
 
 
 if __name__ == "__main__":
