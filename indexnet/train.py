@@ -83,8 +83,10 @@ PRESETS: dict[str, TrainConfig] = {
     # instead of the step schedule: short runs have no time to anneal, and averaging gave the
     # same benefit in a probe (MEASURED.md). bf16 autocast is off: on CPUs without AVX-512 BF16
     # (e.g. the AMD EPYC machines here) it is ~10x slower than fp32; turn it on where it pays.
+    # NCHW: with freed memory kept (the CLI's default) it beat channels-last, 2.15 vs 1.85 samples/s
+    # (benchmarks/bench_train.py --keep-freed-memory; the shipped run still used channels-last).
     "synthetic": TrainConfig(data="synthetic", crop_sizes=(192, 256, 320), out_size=192, batch_size=12,
-                             iterations=4_000, milestones=(), ema_decay=0.998, bf16=False, channels_last=True,
+                             iterations=4_000, milestones=(), ema_decay=0.998, bf16=False, channels_last=False,
                              val_data="synthetic", val_limit=32, val_every=500, checkpoint_every=100,
                              num_workers=1, out_dir="runs/synthetic"),
 }
