@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -55,7 +56,7 @@ class CheckpointError(ValueError):
 
 
 def download_file(url: str, dest: Path, hash_prefix: str | None = None, progress: bool = True,
-             timeout: float = 60.0) -> None:
+                  timeout: float = 60.0) -> None:
     """Stream `url` into `dest` atomically (temporary file, then rename), checking the sha256 prefix if given.
 
     Every network wait (connecting, each read) is bounded by `timeout` seconds, so a server that stops
@@ -229,35 +230,35 @@ def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.de
     return model.to(device).eval()
 
 
-def atomic_save(obj, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file in the same folder, then rename: a crash never leaves half a file."""
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "wb"):
+    """Open a temporary file beside `path`; on success it is synced and renamed over `path`, on any
+    failure removed: a crash or kill never leaves half a file under the real name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+        with os.fdopen(fd, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is an ordinary shareable file
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; our outputs are ordinary shareable files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """torch.save, atomically (see `atomic_file`)."""
+    with atomic_file(path) as f:
+        torch.save(obj, f)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a text file atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a text file atomically (see `atomic_file`)."""
+    with atomic_file(path, "w") as f:
+        f.write(text)
 
 
 def save_checkpoint(path: str | os.PathLike, model: IndexNetMatting, meta: dict | None = None,

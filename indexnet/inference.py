@@ -13,7 +13,6 @@ Known regions are then copied from the trimap (1 where it is 255, 0 where it is 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checkpoint import atomic_file
 from .fast import fast_model
 from .model import IMAGENET_MEAN, IMAGENET_STD
 
@@ -238,19 +238,10 @@ def read_trimap(path: str | os.PathLike) -> np.ndarray:
 
 def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write an 8-bit PNG (gray, RGB or RGBA) atomically: temporary file, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".png", array)
     if not ok:
         raise ValueError(f"could not encode an array of shape {array.shape} as PNG")
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.tobytes())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; an output image is an ordinary shareable file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        f.write(buf.tobytes())
