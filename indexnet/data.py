@@ -110,6 +110,46 @@ def trimap_from_morphology(
     return trimap
 
 
+def trimap_like_drawn(alpha: np.ndarray, rng: np.random.Generator, band_probability: float = 0.35,
+                      max_width: int = 60, max_blobs: int = 25) -> np.ndarray:
+    """Trimaps as people draw them: the band rule (``trimap_from_distance``) with probability
+    ``band_probability``, else a wide, irregular unknown region.
+
+    Real trimaps (alphamatting.com's, a user's brush strokes) are blobby and wide: most of their unknown
+    region is plain foreground or background, which a network trained only on thin bands never learns
+    to leave alone (grey rims, MEASURED.md). The wide rule keeps foreground / background only deeper
+    than independent widths w_fg, w_bg (3..max_width px) inside them, each width wobbling along the
+    outline (smooth noise, like a hand), then adds up to ``max_blobs`` unknown discs of radius 4-30 px
+    near the edge. Fractional alpha is always unknown.
+    """
+    if rng.random() < band_probability:
+        return trimap_from_distance(alpha, rng)
+    h, w = alpha.shape
+    fg, bg = alpha == 255, alpha == 0
+
+    def wobbly_width() -> np.ndarray:
+        cells = int(rng.integers(2, 8))
+        noise = cv2.resize(rng.random((cells, cells), dtype=np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+        base = rng.uniform(3, max_width)
+        return base * (1 + rng.uniform(0, 0.8) * (noise - 0.5))
+
+    # Distance to the nearest pixel outside each region: the region eroded by r is where it exceeds r.
+    depth_fg = cv2.distanceTransform(fg.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    depth_bg = cv2.distanceTransform(bg.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    trimap = np.full((h, w), UNKNOWN, np.uint8)
+    trimap[depth_fg > wobbly_width()] = 255
+    trimap[depth_bg > wobbly_width()] = 0
+    unknown = np.argwhere(trimap == UNKNOWN)
+    if len(unknown):
+        for _ in range(int(rng.integers(0, max_blobs + 1))):
+            y, x = unknown[int(rng.integers(len(unknown)))]
+            r = int(rng.integers(4, 31))
+            centre = (int(x + rng.integers(-r, r + 1)), int(y + rng.integers(-r, r + 1)))
+            cv2.circle(trimap, centre, r, UNKNOWN, -1)
+    trimap[(alpha > 0) & (alpha < 255)] = UNKNOWN
+    return trimap
+
+
 # --- Geometric augmentation ----------------------------------------------------------------------
 
 
@@ -220,7 +260,17 @@ def dim_pipeline(
     return sample
 
 
-PIPELINES: dict[str, Callable] = {"indexnet": indexnet_pipeline, "dim": dim_pipeline}
+def drawn_pipeline(
+    sample: dict, rng: np.random.Generator, crop_sizes: tuple[int, ...] = (320, 480, 640), out_size: int = 320
+) -> dict:
+    """The IndexNet pipeline with hand-drawn-like trimaps (`trimap_like_drawn`): for real photos,
+    whose trimaps are wide blobs, not thin bands."""
+    sample = dict(sample, trimap=trimap_like_drawn(sample["alpha"], rng))
+    sample = crop_around_unknown(sample, rng, crop_sizes, out_size)
+    return random_flip(sample, rng)
+
+
+PIPELINES: dict[str, Callable] = {"indexnet": indexnet_pipeline, "dim": dim_pipeline, "drawn": drawn_pipeline}
 
 
 def to_tensors(sample: dict) -> dict[str, torch.Tensor]:

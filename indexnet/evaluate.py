@@ -107,6 +107,31 @@ class FolderDataset(_FileDataset):
                           for s, p in images.items()], root)
 
 
+class AlphamattingDataset(_FileDataset):
+    """The alphamatting.com low-res training set (Rhemann et al., CVPR 2009) as test cases: every
+    photo of ``names`` with every trimap folder of ``trimap_dirs``, named ``GT11/trimap1`` etc.
+    Layout: ``root/image``, ``root/alpha``, ``root/trimap1``, ``root/trimap2``. The default names
+    are the validation split (GT11-GT14); training uses GT01-GT10 (`indexnet.foregrounds`)."""
+
+    def __init__(self, root, names=None, trimap_dirs=("trimap1", "trimap2")):
+        from .foregrounds import ALPHAMATTING_VAL
+        root = Path(root)
+        images = _images_by_stem(root / "image")
+        names = ALPHAMATTING_VAL if names is None else names
+        missing = [n for n in names if n not in images]
+        if missing:
+            raise FileNotFoundError(f"{root / 'image'} has no {', '.join(missing)}")
+        items = []
+        for trimap_dir in trimap_dirs:
+            alphas, trimaps = _images_by_stem(root / "alpha"), _images_by_stem(root / trimap_dir)
+            for n in names:
+                if n not in alphas or n not in trimaps:
+                    raise FileNotFoundError(f"{n}: no alpha matte in {root / 'alpha'} or trimap in {root / trimap_dir}")
+                items.append({"name": f"{n}/{trimap_dir}", "image": images[n], "alpha": alphas[n],
+                              "trimap": trimaps[n]})
+        super().__init__(items, root)
+
+
 def _find_dir(root: Path, names: tuple[str, ...]) -> Path | None:
     """The first of `names` in root or in the release's subfolders Combined_Dataset/Test_set/Adobe-licensed images."""
     bases = [root]

@@ -41,6 +41,13 @@ def test_golden_weights_match_eager(authors_model, shape):
     assert _max_diff(authors_model, fast, shape) < TOL
 
 
+def test_shipped_weights_match_eager():
+    """The released weights (trained, fp16-stored) through the optimised path: the numbers users get."""
+    from indexnet import load_model
+    model = load_model("synthetic")
+    assert _max_diff(model, optimize_for_inference(model), (1, 4, 96, 128), seed=4) < TOL
+
+
 @pytest.mark.parametrize("stripe_elements", [1, 1 << 14])
 def test_stripes_are_exact(authors_model, stripe_elements):
     """Tiny working-set budgets: every stage runs in many 1-2 row stripes, with halos at every border."""
@@ -88,10 +95,13 @@ def test_fast_model_cache_follows_weights():
     assert "fast" not in " ".join(model.state_dict())  # nothing registered on the model
 
     # An optimizer step changes the weights in place: the next call rebuilds.
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
     model.train()
     assert fast_model(model) is model  # training mode: the model itself (batch-statistics BN)
-    model(torch.randn(2, 4, 32, 32)).mean().backward()  # also updates BN running statistics
+    # Also updates the BN running statistics. A batch big enough for sane statistics at the 1/32-scale
+    # layers: from 2 images of 32 px they can collapse towards 0, and BN folding then amplifies
+    # rounding differences past any fixed tolerance (seen on AVX-512: 0.014 on outputs of magnitude 13).
+    model(torch.randn(8, 4, 64, 64, generator=torch.Generator().manual_seed(2))).mean().backward()
     opt.step()
     model.eval()
     rebuilt = fast_model(model)
