@@ -1,0 +1,201 @@
+"""Real-photo training material: cached foreground colours, object cut-outs, holey foregrounds,
+background folders, hand-drawn-like trimaps, the mixed stream and its training config."""
+import cv2
+import numpy as np
+import pytest
+
+from indexnet.data import UNKNOWN, composite, drawn_pipeline, trimap_like_drawn
+from indexnet.evaluate import AlphamattingDataset
+from indexnet.foregrounds import (
+    ALPHAMATTING_TRAIN,
+    ALPHAMATTING_VAL,
+    BackgroundBank,
+    MattingMix,
+    ObjectCutouts,
+    RealForegrounds,
+    holey_foreground,
+    list_images,
+)
+from indexnet.train import PRESETS, build_datasets, native_bf16, parse_overrides
+
+
+def _write(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if array.ndim == 3 else array)
+
+
+def _soft_disk(h, w, radius, edge=6):
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot(yy - h / 2, xx - w / 2)
+    return np.clip((radius + edge - r) / edge * 255, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    """Two photos of a red disk over a green-blue gradient, with their mattes (alphamatting layout)."""
+    rng = np.random.default_rng(0)
+    for name in ("GT01", "GT02"):
+        alpha = _soft_disk(60, 80, 18)
+        fg = np.zeros((60, 80, 3), np.uint8)
+        fg[...] = (220, 30, 30)
+        bg = np.dstack([np.zeros((60, 80)), np.tile(np.linspace(0, 255, 80), (60, 1)),
+                        rng.integers(0, 256, (60, 80))]).astype(np.uint8)
+        _write(tmp_path / "photos" / "image" / f"{name}.png", composite(fg, bg, alpha))
+        _write(tmp_path / "photos" / "alpha" / f"{name}.png", alpha)
+    for k in range(3):
+        _write(tmp_path / "bgs" / f"bg{k}.jpg", rng.integers(0, 256, (50 + 10 * k, 70, 3), dtype=np.uint8))
+    return tmp_path
+
+
+def test_trimap_like_drawn_is_wide_irregular_and_keeps_fractional_unknown():
+    alpha = _soft_disk(240, 320, 70, edge=4)
+    fractional = (alpha > 0) & (alpha < 255)
+    widths = []
+    for seed in range(12):
+        trimap = trimap_like_drawn(alpha, np.random.default_rng(seed), band_probability=0.0)
+        assert set(np.unique(trimap)) <= {0, UNKNOWN, 255}
+        assert (trimap[fractional] == UNKNOWN).all()
+        assert (trimap[alpha == 0] != 255).all() and (trimap[alpha == 255] != 0).all()  # never a wrong label
+        widths.append((trimap == UNKNOWN).sum() / fractional.sum())
+    # Wide: on average many times the edge itself; varied from sample to sample (not one fixed band).
+    assert np.mean(widths) > 5 and np.std(widths) > 1
+    assert np.array_equal(trimap_like_drawn(alpha, np.random.default_rng(3)),
+                          trimap_like_drawn(alpha, np.random.default_rng(3)))
+
+
+def test_trimap_like_drawn_band_branch_is_the_indexnet_rule():
+    from indexnet.data import trimap_from_distance
+    alpha = _soft_disk(120, 160, 40)
+    got = trimap_like_drawn(alpha, np.random.default_rng(5), band_probability=1.0)
+    rng = np.random.default_rng(5)
+    rng.random()  # the branch draw
+    assert np.array_equal(got, trimap_from_distance(alpha, rng))
+
+
+def test_drawn_pipeline_output():
+    alpha = _soft_disk(200, 260, 60)
+    rng = np.random.default_rng(0)
+    sample = {"image": rng.integers(0, 256, (200, 260, 3), dtype=np.uint8), "alpha": alpha,
+              "fg": rng.integers(0, 256, (200, 260, 3), dtype=np.uint8), "bg": rng.integers(0, 256, (200, 260, 3), dtype=np.uint8)}
+    out = drawn_pipeline(sample, np.random.default_rng(1), crop_sizes=(96, 128), out_size=64)
+    assert out["trimap"].shape == out["alpha"].shape == (64, 64) and out["image"].shape == (64, 64, 3)
+    assert (out["trimap"] == UNKNOWN).any()
+
+
+def test_real_foregrounds_estimate_once_and_cache(photo_folder, monkeypatch):
+    calls = []
+    import indexnet.foregrounds as fgmod
+    real_estimate = fgmod.estimate_foreground
+    monkeypatch.setattr(fgmod, "estimate_foreground", lambda *a: calls.append(1) or real_estimate(*a))
+    cache = photo_folder / "cache"
+    real = RealForegrounds(photo_folder / "photos", names=("GT01", "GT02"), cache=cache)
+    assert len(real) == 2 and len(calls) == 2
+    fg, alpha = real[0]
+    assert fg.shape == (60, 80, 3) and alpha.shape == (60, 80) and fg.dtype == np.uint8
+    # Inside the disk (alpha 255) the foreground is the photo; at its soft edge it is recovered red,
+    # not the photo's red-over-background mixture.
+    edge = (alpha > 60) & (alpha < 200)
+    assert np.abs(fg[edge].astype(int) - (220, 30, 30)).mean() < 20
+    again = RealForegrounds(photo_folder / "photos", names=("GT01", "GT02"), cache=cache)
+    assert len(calls) == 2  # read from the cache
+    assert np.array_equal(again[0][0], fg)
+
+
+def test_real_foregrounds_name_what_is_missing(photo_folder):
+    with pytest.raises(FileNotFoundError, match="GT07"):
+        RealForegrounds(photo_folder / "photos", names=("GT01", "GT07"), cache=photo_folder / "cache")
+
+
+def test_background_bank(photo_folder):
+    bank = BackgroundBank([photo_folder / "bgs"])
+    assert len(bank) == 3
+    view = bank.random(np.random.default_rng(0), 200, 90)  # larger than every photo: scaled up
+    assert view.shape == (200, 90, 3) and view.dtype == np.uint8
+    with pytest.raises(FileNotFoundError, match="not found"):
+        list_images([photo_folder / "nope"])
+    (photo_folder / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no images"):
+        list_images(photo_folder / "empty")
+
+
+def test_object_cutouts(photo_folder):
+    photo = np.random.default_rng(0).integers(0, 256, (100, 200, 3), dtype=np.uint8)
+    _write(photo_folder / "coco" / "000001.jpg", photo)
+    outlines = photo_folder / "outlines"
+    outlines.mkdir()
+    # A big square (kept) and a tiny triangle (under min_area: skipped).
+    (outlines / "000001.txt").write_text("1 0.25 0.2 0.75 0.2 0.75 0.8 0.25 0.8\n17 0.1 0.1 0.12 0.1 0.1 0.12\n")
+    objects = ObjectCutouts(photo_folder / "coco", outlines)
+    assert len(objects) == 1
+    fg, alpha = objects[0]
+    assert fg.shape[:2] == alpha.shape
+    assert (alpha == 255).mean() > 0.4 and (alpha == 0).any()  # the object, with a margin around it
+    with pytest.raises(FileNotFoundError, match="no object outlines"):
+        ObjectCutouts(photo_folder / "coco", photo_folder / "bgs")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_holey_foreground_has_holes_and_soft_edges(seed):
+    texture = np.random.default_rng(seed).integers(0, 256, (100, 140, 3), dtype=np.uint8)
+    fg, alpha = holey_foreground(np.random.default_rng(seed), 160, texture)
+    assert fg.shape == (160, 160, 3) and alpha.shape == (160, 160)
+    assert 0.01 < (alpha > 0).mean() < 0.95
+    assert ((alpha > 0) & (alpha < 255)).any()  # anti-aliased
+    n_background_parts, _ = cv2.connectedComponents((alpha == 0).astype(np.uint8))
+    n_foreground_parts, _ = cv2.connectedComponents((alpha > 0).astype(np.uint8))
+    assert n_background_parts + n_foreground_parts > 4  # holes, or many separate pieces
+
+
+def test_matting_mix_is_reproducible_and_mixes_sources(photo_folder):
+    real = RealForegrounds(photo_folder / "photos", names=("GT01",), cache=photo_folder / "cache")
+    mix = MattingMix(BackgroundBank(photo_folder / "bgs"), real=real,
+                     mix={"real": 1, "holes": 1, "synthetic": 1}, seed=3, window=128)
+    sources = set()
+    for i in range(12):
+        a, b = mix[i], mix[i]
+        assert all(np.array_equal(a[k], b[k]) for k in ("image", "alpha", "fg", "bg"))
+        assert a["image"].shape[:2] == a["alpha"].shape == a["bg"].shape[:2]
+        assert max(a["alpha"].shape) <= 128
+        assert np.array_equal(a["image"], composite(a["fg"], a["bg"], a["alpha"]))
+        sources.add(a["source"])
+    assert sources == {"real", "holes", "synthetic"}
+    with pytest.raises(ValueError, match="no objects source"):
+        MattingMix(BackgroundBank(photo_folder / "bgs"), mix={"objects": 1})
+    with pytest.raises(ValueError, match="unknown mix sources"):
+        MattingMix(BackgroundBank(photo_folder / "bgs"), mix={"hair": 1})
+
+
+def test_real_preset_builds_the_stream_and_says_what_is_missing(photo_folder, monkeypatch):
+    monkeypatch.setenv("INDEXNET_CACHE", str(photo_folder / "cache"))
+    with pytest.raises(ValueError, match="bg_dir"):
+        build_datasets(PRESETS["real"])
+    with pytest.raises(ValueError, match="fg_dir"):
+        build_datasets(parse_overrides(PRESETS["real"], [f"bg_dir={photo_folder / 'bgs'}"]))
+    cfg = parse_overrides(PRESETS["real"], [f"bg_dir=[\"{photo_folder / 'bgs'}\"]", f"fg_dir={photo_folder / 'photos'}",
+                                            'fg_names=["GT01","GT02"]', 'mix={"real": 1, "holes": 1}'])
+    stream, val = build_datasets(cfg)
+    assert val is None
+    item = stream[0]
+    assert item["input"].shape == (4, 256, 256) and item["alpha"].shape == (1, 256, 256)
+
+
+def test_alphamatting_validation_split(shared_dir):
+    root = shared_dir / "data" / "alphamatting"
+    val = AlphamattingDataset(root)
+    assert len(val) == 8 and [item["name"] for item in val.items][:2] == ["GT11/trimap1", "GT12/trimap1"]
+    sample = val[7]
+    assert sample["name"] == "GT14/trimap2" and sample["trimap"].shape == sample["image"].shape[:2]
+    assert set(np.unique(sample["trimap"])) == {0, 128, 255}
+    assert not set(ALPHAMATTING_TRAIN) & set(ALPHAMATTING_VAL)  # never validate on training photos
+    with pytest.raises(FileNotFoundError, match="GT99"):
+        AlphamattingDataset(root, names=("GT99",))
+
+
+def test_native_bf16_follows_the_cpu_flags(monkeypatch):
+    import torch
+    from pathlib import Path
+    real_read = Path.read_text
+    for flags, expected in (("fpu avx2 fma", False), ("fpu avx2 avx512f avx512_bf16 fma", True), ("fpu amx_bf16 x", True)):
+        monkeypatch.setattr(Path, "read_text", lambda self, *a, _f=flags, **k: f"flags\t\t: {_f}\n"
+                            if str(self) == "/proc/cpuinfo" else real_read(self, *a, **k))
+        assert native_bf16(torch.device("cpu")) is expected
