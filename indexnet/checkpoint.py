@@ -207,6 +207,19 @@ def _saved_config(obj: dict, path) -> IndexNetConfig:
         raise CheckpointError(f"{path}: invalid architecture config {saved}: {err}") from err
 
 
+def _check_names_and_tensors(state_dict: dict, path) -> None:
+    """A state dict maps parameter names (str) to tensors; anything else is refused here, before layout
+    detection and shape checks would trip over it with an AttributeError."""
+    not_names = [k for k in state_dict if not isinstance(k, str)]
+    if not_names:
+        raise CheckpointError(f"{path}: state-dict keys must be parameter names (str); found {len(not_names)} "
+                              f"other key(s), first {', '.join(repr(k) for k in not_names[:3])}")
+    not_tensors = [f"{k} ({type(v).__name__})" for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise CheckpointError(f"{path}: state-dict values must be tensors; {len(not_tensors)} are not, "
+                              f"first {', '.join(not_tensors[:3])}")
+
+
 def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device = "cpu",
                download: bool = True, timeout: float = 60.0) -> IndexNetMatting:
     """An `IndexNetMatting` in eval mode from a path, URL or registered name (see `MODELS`).
@@ -219,6 +232,7 @@ def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.de
     state_dict = obj.get("state_dict", obj)
     if not isinstance(state_dict, dict) or not state_dict:
         raise CheckpointError(f"{path} has no state dict")
+    _check_names_and_tensors(state_dict, path)
     fmt = detect_format(state_dict)
     config = _saved_config(obj, path) if obj.get("format") == FORMAT_NAME else IndexNetConfig()
     model = IndexNetMatting(config)

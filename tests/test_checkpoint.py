@@ -115,6 +115,17 @@ def test_garbage_files(tmp_path):
         load_model(tmp_path / "list.pth")
 
 
+def test_state_dict_with_non_string_keys_or_non_tensor_values(tmp_path):
+    """Loadable pickles that are not a state dict of named tensors: a CheckpointError, not an AttributeError."""
+    sd = IndexNetMatting().state_dict()
+    torch.save({"state_dict": {7: torch.zeros(1), **sd}}, tmp_path / "int_key.pth")
+    with pytest.raises(CheckpointError, match="keys must be parameter names.*first 7"):
+        load_model(tmp_path / "int_key.pth")
+    torch.save({"state_dict": {**sd, "layer0.0.weight": [1, 2]}}, tmp_path / "list_value.pth")
+    with pytest.raises(CheckpointError, match=r"values must be tensors.*layer0\.0\.weight \(list\)"):
+        load_model(tmp_path / "list_value.pth")
+
+
 def test_pickled_code_is_refused(tmp_path):
     """weights_only=True: a checkpoint that would run code on load is rejected."""
     torch.save({"state_dict": IndexNetMatting().state_dict(), "payload": np.dtype}, tmp_path / "evil.pth")
