@@ -110,22 +110,65 @@ PRESETS: dict[str, TrainConfig] = {
 
 
 def parse_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
-    """`key=value` pairs -> a new config; values are parsed as JSON where possible (nanoGPT-style)."""
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    """`key=value` pairs -> a new config (nanoGPT-style), each value checked against the field's type.
+
+    Values are read as JSON where they parse (`true`, `3`, `1e-3`, `[64, 96]`, `{"aspp": false}`, `null`),
+    else as plain text (paths, names); one bare item fills a tuple field (`bg_dir=/data/coco`). A value
+    that does not fit is a ValueError naming the key, the value and the expected type, so a typo such as
+    `bf16=flase` stops the run instead of becoming the (truthy) string "flase"."""
+    import types
+    import typing
+
+    hints = typing.get_type_hints(TrainConfig)  # resolves the string annotations of `from __future__ import annotations`
+    no_fit = object()
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "text", type(None): "null",
+             dict: 'a JSON object such as {"key": 1}'}
+
+    def is_union(hint) -> bool:
+        return isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+
+    def describe(hint) -> str:
+        if is_union(hint):
+            return " or ".join(describe(option) for option in typing.get_args(hint))
+        if typing.get_origin(hint) is tuple:
+            item = typing.get_args(hint)[0]
+            return {int: "a JSON list of integers such as [64, 96]",
+                    str: 'a JSON list of strings such as ["a", "b"]'}.get(item, f"a JSON list of {describe(item)}")
+        return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+    def typed(value, hint):
+        """`value` as a `hint`, or `no_fit`."""
+        if is_union(hint):
+            return next((out for option in typing.get_args(hint) if (out := typed(value, option)) is not no_fit),
+                        no_fit)
+        if typing.get_origin(hint) is tuple:  # tuple[X, ...]
+            items = [typed(v, typing.get_args(hint)[0]) for v in (value if isinstance(value, list) else [value])]
+            return no_fit if any(v is no_fit for v in items) else tuple(items)
+        if hint is type(None):
+            return None if value is None else no_fit
+        if isinstance(value, bool):  # JSON true/false are Python ints too: only a bool field takes them
+            return value if hint is bool else no_fit
+        if hint is int and isinstance(value, float) and value.is_integer():  # iterations=1e4
+            return int(value)
+        if hint is float and isinstance(value, int):
+            return float(value)
+        return value if isinstance(value, hint) else no_fit
+
     changes = {}
     for item in overrides:
         key, sep, raw = item.partition("=")
-        if not sep or key not in fields:
-            raise ValueError(f"override {item!r} must be key=value with key one of: {', '.join(fields)}")
+        if not sep or key not in hints:
+            raise ValueError(f"override {item!r} must be key=value with key one of: {', '.join(hints)}")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            value = raw  # plain strings: paths, names
-        if isinstance(value, list):
-            value = tuple(value)
-        if value == "null":
-            value = None
-        changes[key] = value
+            value = raw  # plain text: paths, names
+        out = typed(value, hints[key])
+        if out is no_fit and value is not None and not isinstance(value, (str, list, dict)):
+            out = typed(raw, hints[key])  # text that happens to read as a number: data_root=2024
+        if out is no_fit:
+            raise ValueError(f"override {item!r}: {key} expects {describe(hints[key])}, got {raw!r}")
+        changes[key] = out
     return dataclasses.replace(config, **changes)
 
 

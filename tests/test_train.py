@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,6 +94,26 @@ def test_overrides():
         parse_overrides(cfg, ["nonsense=1"])
     with pytest.raises(ValueError, match="key=value"):
         parse_overrides(cfg, ["iterations"])
+
+
+def test_overrides_are_checked_against_the_field_types():
+    cfg = parse_overrides(PRESETS["comp1k"], ["iterations=1e4", "lr=1", "bf16=null", "bg_dir=/data/coco",
+                                              "data_root=2024", "val_limit=null", "milestones=[]",
+                                              'fg_names=["GT01"]', 'model={"aspp": false}', "channels_last=false"])
+    assert cfg.iterations == 10_000 and isinstance(cfg.iterations, int) and cfg.lr == 1.0 and cfg.bf16 is None
+    assert cfg.bg_dir == ("/data/coco",) and cfg.data_root == "2024" and cfg.val_limit is None
+    assert cfg.milestones == () and cfg.fg_names == ("GT01",) and cfg.model == {"aspp": False}
+    assert cfg.channels_last is False
+    for item, expected in (("bf16=flase", "bf16 expects true or false or null, got 'flase'"),
+                           ("channels_last=1", "channels_last expects true or false, got '1'"),
+                           ("iterations=ten", "iterations expects an integer"), ("iterations=1.5", "an integer"),
+                           ("val_limit=true", "val_limit expects an integer or null"),
+                           ("lr=fast", "lr expects a number"), ("out_dir=null", "out_dir expects text"),
+                           ('crop_sizes=[64,"a"]', "crop_sizes expects a JSON list of integers"),
+                           ("bg_dir=[1,2]", "bg_dir expects a JSON list of strings"),
+                           ("model=[1]", "model expects a JSON object")):
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            parse_overrides(cfg, [item])
 
 
 def test_comp1k_needs_data_root(tmp_path):
