@@ -1,4 +1,4 @@
-"""Command line: `python -m indexnet {predict,evaluate,train} ...` (thin wrappers over the package)."""
+"""Command line: `python -m indexnet {predict,evaluate,train,export,onnx} ...` (thin wrappers over the package)."""
 from __future__ import annotations
 
 import argparse
@@ -54,6 +54,18 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_onnx(args) -> int:
+    from .checkpoint import load_model
+    from .onnx_export import export_onnx, onnx_max_difference
+
+    model = load_model(args.checkpoint)
+    path = export_onnx(model, args.out, fp16=args.fp16, metadata={"checkpoint": str(args.checkpoint)})
+    diff = onnx_max_difference(model, path)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, {'float16' if args.fp16 else 'float32'}); "
+          f"ONNX Runtime vs PyTorch, raw output at 128x128: max |diff| {diff:.1e}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .checkpoint import DEFAULT_MODEL
 
@@ -86,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out")
     p.add_argument("--fp32", action="store_true", help="store float32 (default: float16)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("onnx", help="export the network as ONNX (input: network_input N x 4 x H x W, output: raw alpha)")
+    p.add_argument("--checkpoint", default=DEFAULT_MODEL, help="path, URL or registered name (default: %(default)s)")
+    p.add_argument("--out", required=True, help="output .onnx file")
+    p.add_argument("--fp16", action="store_true", help="float16 weights and arithmetic (float32 input and output)")
+    p.set_defaults(func=cmd_onnx)
 
     args = parser.parse_args(argv)
     try:
