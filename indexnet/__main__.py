@@ -36,13 +36,29 @@ def cmd_predict(args) -> int:
         if not pairs:
             print(f"error: no image in {image} has a trimap of the same name in {trimap}", file=sys.stderr)
             return 2
+        if out.exists() and not out.is_dir():
+            print(f"error: --out {out} is a file; for folders of images --out must be a folder", file=sys.stderr)
+            return 2
     else:
+        if out.is_dir():
+            print(f"error: --out {out} is a folder; for one image --out must be a file name, "
+                  f"such as {out / (image.stem + '.png')}", file=sys.stderr)
+            return 2
         pairs = [(image, trimap, out)]
     model = load_model(args.checkpoint, device=args.device)
+    failures = []
     for img_path, tri_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="matting"):
-        alpha = predict(model, read_image(img_path), read_trimap(tri_path), size_mode=args.size_mode)
-        write_png(out_path, alpha_to_uint8(alpha))
-    print(f"wrote {len(pairs)} alpha matte(s) to {out}")
+        try:
+            alpha = predict(model, read_image(img_path), read_trimap(tri_path), size_mode=args.size_mode)
+            write_png(out_path, alpha_to_uint8(alpha))
+        except (OSError, ValueError) as err:
+            if len(pairs) == 1:
+                raise
+            failures.append(f"{img_path.name}: {err}")  # one bad file must not cost the rest of the folder
+    print(f"wrote {len(pairs) - len(failures)} alpha matte(s) to {out}")
+    if failures:
+        print(f"error: {len(failures)} of {len(pairs)} image(s) failed:", *failures, sep="\n  ", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -108,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, ConnectionError) as err:
+    except (OSError, ValueError) as err:  # bad paths, files, devices, downloads: one line, not a traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -207,6 +207,26 @@ def _saved_config(obj: dict, path) -> IndexNetConfig:
         raise CheckpointError(f"{path}: invalid architecture config {saved}: {err}") from err
 
 
+def available_device(device: str | torch.device) -> torch.device:
+    """`device` as a torch.device that this machine has; otherwise a ValueError saying what was wrong
+    (instead of PyTorch's messages about its build, raised later at the first tensor moved there)."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a device name; expected 'cpu', 'cuda', 'cuda:<index>' "
+                         "or 'mps'") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {str(parsed)!r}: no CUDA GPU is available here (none present, or a CPU-only "
+                             "PyTorch build); use 'cpu'")
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(f"device {str(parsed)!r}: this machine has {count} CUDA GPU(s), indices 0-{count - 1}")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(parsed)!r}: Apple's MPS backend is not available here; use 'cpu'")
+    return parsed
+
+
 def _check_names_and_tensors(state_dict: dict, path) -> None:
     """A state dict maps parameter names (str) to tensors; anything else is refused here, before layout
     detection and shape checks would trip over it with an AttributeError."""
@@ -227,6 +247,7 @@ def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.de
     The returned model carries `model.source` and `model.size_mode` (the test-time path its
     weights were evaluated with; `predict` uses it when no `size_mode` is given).
     """
+    device = available_device(device)  # before any download: a typo in the device should fail at once
     path = resolve_source(source, download=download, timeout=timeout)
     obj = read_checkpoint(path)
     state_dict = obj.get("state_dict", obj)
