@@ -1,4 +1,4 @@
-"""Command line: `python -m indexnet {predict,evaluate,train,export,onnx} ...` (thin wrappers over the package)."""
+"""Command line: `python -m indexnet <command> ...`, thin wrappers over the package (`--help` lists the commands)."""
 from __future__ import annotations
 
 import argparse
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out")
     p.add_argument("--fp32", action="store_true", help="store float32 (default: float16)")
     p.set_defaults(func=cmd_export)
+
+    from .alphamatting import add_data_args
+    add_data_args(sub.add_parser("data", help="fetch a public data set: the alphamatting.com low-res training set"))
 
     p = sub.add_parser("onnx", help="export the network as ONNX (input: network_input N x 4 x H x W, output: raw alpha)")
     p.add_argument("--checkpoint", default=DEFAULT_MODEL, help="path, URL or registered name (default: %(default)s)")
