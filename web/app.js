@@ -1,0 +1,196 @@
+// The page's wiring: photo and trimap inputs, trimap drawing, run, results and downloads (the matting is indexnet.js).
+import { DEFAULT_MAX_SIDE, decode, matteBitmap, pixels, ready, snapTrimap, state } from "./indexnet.js";
+
+const $ = (id) => document.getElementById(id);
+const photoCanvas = $("photo-canvas");
+const trimapCanvas = $("trimap-canvas");
+const trimapCtx = trimapCanvas.getContext("2d", { willReadFrequently: true });
+let photo = null; // ImageBitmap of the current photo, upright
+let busy = false;
+
+function setStatus(text, { fraction = null, error = false } = {}) {
+  $("status").classList.toggle("error", error);
+  $("status-text").textContent = text;
+  const bar = $("progress");
+  bar.hidden = fraction === null;
+  if (fraction !== null) bar.value = fraction;
+}
+
+function showError(err) {
+  console.error(err);
+  setStatus(`Error: ${err.message || err}`, { error: true });
+}
+
+function grey(value) {
+  return `rgb(${value},${value},${value})`;
+}
+
+function clearTrimap(value = 128) {
+  trimapCtx.fillStyle = grey(value);
+  trimapCtx.fillRect(0, 0, trimapCanvas.width, trimapCanvas.height);
+}
+
+async function setPhoto(source) {
+  photo = await decode(source, "image");
+  for (const canvas of [photoCanvas, trimapCanvas]) {
+    canvas.width = photo.width;
+    canvas.height = photo.height;
+  }
+  photoCanvas.getContext("2d").drawImage(photo, 0, 0);
+  clearTrimap();
+  $("run").disabled = false;
+  setStatus(`Photo ${photo.width}×${photo.height}. Upload or draw a trimap, then run.`);
+}
+
+async function setTrimap(source) {
+  if (!photo) throw new Error("choose a photo first, then its trimap");
+  const bitmap = await decode(source, "trimap");
+  if (bitmap.width !== photo.width || bitmap.height !== photo.height) {
+    throw new Error(`the trimap is ${bitmap.width}×${bitmap.height} but the photo is ${photo.width}×${photo.height}; ` +
+                    "they must be the same size");
+  }
+  trimapCtx.imageSmoothingEnabled = false;
+  trimapCtx.drawImage(bitmap, 0, 0);
+  setStatus("Trimap loaded. Run when ready.");
+}
+
+// ------------------------------------------------------------------------------------------ drawing
+function toolValue() {
+  return document.querySelector("input[name=tool]:checked").value;
+}
+
+function canvasPoint(event) {
+  const rect = trimapCanvas.getBoundingClientRect();
+  return [(event.clientX - rect.left) * trimapCanvas.width / rect.width,
+          (event.clientY - rect.top) * trimapCanvas.height / rect.height];
+}
+
+function strokePath(points, width, colour) {
+  trimapCtx.lineCap = "round";
+  trimapCtx.lineJoin = "round";
+  trimapCtx.lineWidth = width;
+  trimapCtx.strokeStyle = colour;
+  trimapCtx.beginPath();
+  points.forEach(([x, y], i) => (i ? trimapCtx.lineTo(x, y) : trimapCtx.moveTo(x, y)));
+  if (points.length === 1) trimapCtx.lineTo(points[0][0] + 0.01, points[0][1]);
+  trimapCtx.stroke();
+}
+
+// A loop drawn around the subject becomes a band trimap: inside foreground, outside background, and a band
+// of the chosen width along the loop unknown (the loop is where the edge is).
+function bandTrimap(points, width) {
+  clearTrimap(0);
+  trimapCtx.fillStyle = grey(255);
+  trimapCtx.beginPath();
+  points.forEach(([x, y], i) => (i ? trimapCtx.lineTo(x, y) : trimapCtx.moveTo(x, y)));
+  trimapCtx.closePath();
+  trimapCtx.fill();
+  strokePath([...points, points[0]], width, grey(128));
+}
+
+let drawing = null; // {points, before: ImageData}
+trimapCanvas.addEventListener("pointerdown", (event) => {
+  if (!photo || busy) return;
+  trimapCanvas.setPointerCapture(event.pointerId);
+  drawing = { points: [canvasPoint(event)], before: trimapCtx.getImageData(0, 0, trimapCanvas.width, trimapCanvas.height) };
+});
+trimapCanvas.addEventListener("pointermove", (event) => {
+  if (!drawing) return;
+  drawing.points.push(canvasPoint(event));
+  const width = Number($("width").value);
+  trimapCtx.putImageData(drawing.before, 0, 0);
+  if (toolValue() === "loop") strokePath(drawing.points, Math.max(2, width / 4), "rgb(255,64,64)");
+  else strokePath(drawing.points, width, grey(Number(toolValue())));
+});
+trimapCanvas.addEventListener("pointerup", () => {
+  if (!drawing) return;
+  const { points, before } = drawing;
+  drawing = null;
+  const width = Number($("width").value);
+  trimapCtx.putImageData(before, 0, 0);
+  if (toolValue() !== "loop") strokePath(points, width, grey(Number(toolValue())));
+  else if (points.length >= 3) bandTrimap(points, width);
+});
+
+// ------------------------------------------------------------------------------------------ running
+async function drawResult(result) {
+  const { width, height, alpha } = result;
+  const photoPixels = pixels(photo);
+  const alphaImage = new ImageData(width, height);
+  const cutout = new ImageData(width, height);
+  for (let i = 0; i < alpha.length; i++) {
+    alphaImage.data.set([alpha[i], alpha[i], alpha[i], 255], 4 * i);
+    cutout.data.set([photoPixels[4 * i], photoPixels[4 * i + 1], photoPixels[4 * i + 2], alpha[i]], 4 * i);
+  }
+  for (const [id, image, link] of [["alpha-canvas", alphaImage, "alpha-link"], ["cutout-canvas", cutout, "cutout-link"]]) {
+    const canvas = $(id);
+    canvas.width = width;
+    canvas.height = height;
+    canvas.getContext("2d").putImageData(image, 0, 0);
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    const a = $(link);
+    if (a.href) URL.revokeObjectURL(a.href);
+    a.href = URL.createObjectURL(blob);
+    a.setAttribute("aria-disabled", "false");
+  }
+}
+
+async function run() {
+  if (!photo || busy) return;
+  busy = true;
+  $("run").disabled = true;
+  let timer = null;
+  try {
+    const trimap = snapTrimap(trimapCtx.getImageData(0, 0, trimapCanvas.width, trimapCanvas.height).data);
+    if (!trimap.includes(128)) throw new Error("the trimap has no unknown (grey) region: there is no edge to compute");
+    const start = performance.now();
+    const onProgress = ({ fraction, text, stage }) => {
+      setStatus(text, { fraction: stage === "download" ? fraction : null });
+      if (stage === "run" && !timer) {
+        timer = setInterval(() => setStatus(`${text} ${((performance.now() - start) / 1000).toFixed(1)} s`), 200);
+      }
+    };
+    const result = await matteBitmap(photo, trimap, { maxSide: Number($("max-side").value), onProgress });
+    clearInterval(timer);
+    await drawResult(result);
+    const [pw, ph] = result.processingSize;
+    const size = pw === result.width ? `${pw}×${ph} (full resolution)` : `${pw}×${ph}, matte upscaled to ${result.width}×${result.height}`;
+    setStatus(`Done in ${result.seconds.toFixed(2)} s with ${result.backend}. Processing size: ${size}.`);
+    $("status").dataset.seconds = result.seconds.toFixed(3);
+  } catch (err) {
+    showError(err);
+  } finally {
+    clearInterval(timer);
+    busy = false;
+    $("run").disabled = !photo;
+  }
+}
+
+// ------------------------------------------------------------------------------------------ inputs
+const guard = (fn) => async (...args) => {
+  try {
+    await fn(...args);
+  } catch (err) {
+    showError(err);
+  }
+};
+$("image-file").addEventListener("change", guard(async (e) => e.target.files[0] && setPhoto(e.target.files[0])));
+$("trimap-file").addEventListener("change", guard(async (e) => e.target.files[0] && setTrimap(e.target.files[0])));
+for (const button of document.querySelectorAll("[data-example]")) {
+  button.addEventListener("click", guard(async () => {
+    await setPhoto(`examples/${button.dataset.example}.jpg`);
+    await setTrimap(`examples/${button.dataset.example}_trimap.png`);
+  }));
+}
+$("clear").addEventListener("click", () => photo && clearTrimap());
+$("width").addEventListener("input", () => ($("width-value").textContent = $("width").value));
+$("run").addEventListener("click", run);
+$("max-side").value = String(DEFAULT_MAX_SIDE);
+
+ready(({ fraction, text, stage }) => setStatus(text, { fraction: stage === "download" ? fraction : null }))
+  .then(() => {
+    $("backend").textContent = `ONNX Runtime Web: ${state.backend}, model ${(state.modelBytes / 2 ** 20).toFixed(1)} MiB`;
+    document.body.dataset.ready = "true";
+    if (!busy && !$("status").classList.contains("error")) setStatus(photo ? "Model ready. Run when ready." : "Model ready. Choose a photo.");
+  })
+  .catch(showError);
