@@ -1,4 +1,6 @@
-"""Shared fixtures. Tests read ../shared (golden data, photos) in place and skip only where it is absent."""
+"""Shared fixtures. Tests read ../shared (golden data, photos) in place and skip only where it is absent;
+with INDEXNET_REQUIRE_SHARED=1 (CI) they fail instead, so a missing folder cannot pass as a green run."""
+import os
 from pathlib import Path
 
 import pytest
@@ -11,10 +13,18 @@ GOLDEN = SHARED / "golden"
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a minute or more (subprocess training runs); "
+                                       "deselect with -m 'not slow' while iterating, CI runs them")
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} (golden data and photos) is not present next to the repository")
+        reason = f"{SHARED} (golden data and photos) is not present next to the repository"
+        if os.environ.get("INDEXNET_REQUIRE_SHARED") == "1":
+            pytest.fail(f"{reason}; INDEXNET_REQUIRE_SHARED=1 requires it", pytrace=False)
+        pytest.skip(reason)
     return SHARED
 
 

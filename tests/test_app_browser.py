@@ -5,8 +5,10 @@ import os
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,6 +79,23 @@ def _wait_for_result(page, previous: str = ""):
     return page.locator("#info [data-testid=markdown]").inner_text()
 
 
+def _wait_until(page, condition, what: str, timeout_s: float = 30):
+    """Poll `condition()` every 100 ms until it holds; fail naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        page.wait_for_timeout(100)
+
+
+def _pixels(locator) -> np.ndarray:
+    """What the element shows on screen (also for WebGL canvases, whose pixels a 2D context cannot read)."""
+    import io
+
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(locator.screenshot())).convert("RGB")).astype(np.int16)
+
+
 def test_upload_run_paint_run(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#image-in input[type=file]").set_input_files(str(REPO / "examples" / "astronaut.jpg"))
@@ -85,9 +104,11 @@ def test_upload_run_paint_run(page):
     page.locator("#run-btn").click()
     info = _wait_for_result(page)
     assert "512×512 (full resolution)" in info and "Time:" in info
-    for output in ("#cutout", "#alpha", "#composite", "#preview"):
-        page.wait_for_selector(f"{output} img", timeout=30_000)
-    page.wait_for_timeout(1000)
+    outputs = ["#cutout", "#alpha", "#composite", "#preview"]
+    page.wait_for_function(  # every output image decoded, so the screenshot shows them all
+        """sels => sels.every(s => { const img = document.querySelector(s + ' img');
+                                     return img && img.complete && img.naturalWidth > 0; })""",
+        arg=outputs, timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "app_screenshot.png"), full_page=True)
 
     # Paint: a white stroke over the subject on the photo (unpainted pixels are unknown), then run again.
@@ -96,16 +117,18 @@ def test_upload_run_paint_run(page):
     editor.scroll_into_view_if_needed()
     canvas = editor.locator("canvas").first
     canvas.wait_for(timeout=30_000)
-    page.wait_for_timeout(1500)  # the photo is drawn into the canvas
+    _wait_until(page, lambda: _pixels(canvas).std() > 10, "the photo to be drawn into the editor's canvas")
     box = canvas.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     for dy in (0, 30):
+        before = _pixels(canvas)
         page.mouse.move(cx - 60, cy + dy)
         page.mouse.down()
         for i in range(1, 21):
             page.mouse.move(cx - 60 + 6 * i, cy + dy + i)
         page.mouse.up()
-        page.wait_for_timeout(1000)
+        _wait_until(page, lambda: (np.abs(_pixels(canvas) - before).max(axis=2) > 60).sum() > 100,
+                    "the stroke to show on the canvas")
     page.locator("#run-btn").click()
     info = _wait_for_result(page, previous=info)
     assert "no background (black) pixels" in info  # only white was painted: the warning says so

@@ -214,7 +214,7 @@ def test_unreadable_file_names_the_file(folder_set):
 # ----------------------------------------------------------------------------------- real model and photos
 def test_model_on_real_photos(authors_model, shared_dir, tmp_path):
     """The golden (random-weight) checkpoint on the first 2 alphamatting.com photos, tight trimaps."""
-    dataset = open_dataset(shared_dir / "data" / "alphamatting_val", trimap_dir="trimap1")
+    dataset = open_dataset(shared_dir / "data" / "alphamatting", trimap_dir="trimap1")
     result = evaluate(authors_model, dataset, size_mode="pad", save_preds=tmp_path, progress=False, limit=2)
     assert [row["name"] for row in result.rows] == ["GT01", "GT02"]
     for row in result.rows:

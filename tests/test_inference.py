@@ -139,7 +139,7 @@ def test_read_image_16bit_and_palette(tmp_path, shared_dir):
     out = read_image(tmp_path / "i16.png")
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, img16 / 65535, atol=1e-6)
-    tri = read_trimap(shared_dir / "data" / "alphamatting_val" / "trimap1" / "GT01.png")  # palette PNG
+    tri = read_trimap(shared_dir / "data" / "alphamatting" / "trimap1" / "GT01.png")  # palette PNG
     assert set(np.unique(tri)) == {0, 128, 255}
 
 

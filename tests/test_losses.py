@@ -1,20 +1,14 @@
 """Losses (SPEC §4): MMagic golden values, reductions, weightings, edge cases."""
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from indexnet.losses import alpha_loss, composition_loss, matting_loss, unknown_mask
 
-GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "mmagic_parity_wellcond.npz"
-
 
 @pytest.fixture(scope="module")
-def golden():
-    if not GOLDEN.is_file():
-        pytest.skip(f"golden file {GOLDEN} not found (shared data absent)")
-    return np.load(GOLDEN)
+def golden(golden_dir):
+    return np.load(golden_dir / "mmagic_parity_wellcond.npz")
 
 
 def golden_batch(golden):

@@ -158,9 +158,10 @@ def test_known_traps_would_change_the_value(golden, name, trap):
 
 
 def test_thresholds_are_exact():
+    # Integer thresholds on the 8-bit mattes: in float64, 153 / 255 < 6 * 0.1, so comparing alpha / 255
+    # against k * 0.1 would misplace the pixels exactly at a threshold.
     assert metrics.CONN_THRESHOLDS == tuple(math.ceil(255 * k / 10) for k in range(1, 11))
     assert metrics.CONN_THRESHOLDS == tuple(int(np.ceil(25.5 * k)) for k in range(1, 11))
-    assert 153 / 255 < 6 * 0.1  # why a float64 threshold test is wrong
 
 
 def test_largest_component_tie_goes_to_first_in_column_major_order():

@@ -167,6 +167,7 @@ def _cli(*args, env=None):
     return [sys.executable, "-m", "indexnet", "train", *args], env
 
 
+@pytest.mark.slow
 def test_killed_run_resumes(tmp_path):
     out = tmp_path / "run"
     cmd, env = _cli("--config", "synthetic", "--no-progress", *TINY, "iterations=40", f"out_dir={out}")
@@ -192,6 +193,7 @@ def test_killed_run_resumes(tmp_path):
     assert not list(out.glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_on_cpu(tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
