@@ -264,11 +264,6 @@ def test_model_is_loaded_once(app_module):
     assert app_module.get_model(src) is app_module.get_model(src)
 
 
-def test_queue_limits_concurrency(server):
-    demo, _ = server
-    assert demo._queue.default_concurrency_limit == 1
-
-
 # ------------------------------------------------------------------------------- pure helpers
 def test_painting_snaps_to_three_values_at_full_resolution(app_module):
     h, w = 90, 120
