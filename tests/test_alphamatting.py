@@ -4,6 +4,7 @@ import http.server
 import io
 import threading
 import zipfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -41,24 +42,25 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def official_zips() -> dict[str, bytes]:
-    """The three zips as alphamatting.com lays them out (BGR on disk, as PNG files are)."""
-    return {
+def official_zips(folder: Path) -> Path:
+    """The three zips as alphamatting.com lays them out (BGR on disk, as PNG files are), written to `folder`."""
+    folder.mkdir(parents=True)
+    zips = {
         "input_training_lowres.zip": _zip({f"input_training_lowres/{n}.png": _png(c["image"][..., ::-1])
                                            for n, c in CASES.items()}),
         "gt_training_lowres.zip": _zip({f"gt_training_lowres/{n}.png": _png(c["alpha"]) for n, c in CASES.items()}),
         "trimap_training_lowres.zip": _zip({f"trimap_training_lowres/Trimap{k}/{n}.png": _png(c[f"trimap{k}"])
                                             for n, c in CASES.items() for k in (1, 2)}),
     }
+    for name, data in zips.items():
+        (folder / name).write_bytes(data)
+    return folder
 
 
 @pytest.fixture
 def zip_server(tmp_path):
     """The official zips on a localhost HTTP server; yields (base URL, list of requested paths)."""
-    site = tmp_path / "site"
-    site.mkdir()
-    for name, data in official_zips().items():
-        (site / name).write_bytes(data)
+    site = official_zips(tmp_path / "site")
     requests = []
 
     class Handler(http.server.SimpleHTTPRequestHandler):
@@ -116,10 +118,7 @@ def test_bad_zips_and_missing_zips_are_clear_errors(tmp_path, zip_server):
         download_alphamatting(tmp_path / "404", base_url=url + "missing/", progress=False)
     assert not list((tmp_path / "404" / "zips").iterdir())  # a failed download leaves no half file
 
-    zips = tmp_path / "zips"
-    zips.mkdir()
-    for name, data in official_zips().items():
-        (zips / name).write_bytes(data)
+    zips = official_zips(tmp_path / "zips")
     (zips / "gt_training_lowres.zip").write_bytes(b"<html>not found</html>")
     with pytest.raises(ValueError, match="gt_training_lowres.zip is not a readable zip"):
         download_alphamatting(tmp_path / "am", zip_dir=zips, download=False)
@@ -135,10 +134,7 @@ def test_bad_zips_and_missing_zips_are_clear_errors(tmp_path, zip_server):
 
 
 def test_members_cannot_write_outside_the_destination(tmp_path):
-    zips = tmp_path / "zips"
-    zips.mkdir()
-    for name, data in official_zips().items():
-        (zips / name).write_bytes(data)
+    zips = official_zips(tmp_path / "zips")
     (zips / "input_training_lowres.zip").write_bytes(_zip(
         {f"../../escaped/{n}.png": _png(c["image"][..., ::-1]) for n, c in CASES.items()}))
     dest = download_alphamatting(tmp_path / "deep" / "am", zip_dir=zips, download=False)
