@@ -51,10 +51,11 @@ def cmd_predict(args) -> int:
         try:
             alpha = predict(model, read_image(img_path), read_trimap(tri_path), size_mode=args.size_mode)
             write_png(out_path, alpha_to_uint8(alpha))
-        except (OSError, ValueError) as err:
+        except Exception as err:  # noqa: BLE001 -- one bad file (or one too big for memory) must not cost the rest
             if len(pairs) == 1:
                 raise
-            failures.append(f"{img_path.name}: {err}")  # one bad file must not cost the rest of the folder
+            reason = err if isinstance(err, (OSError, ValueError)) else f"{type(err).__name__}: {err}"
+            failures.append(f"{img_path.name}: {reason}")
     print(f"wrote {len(pairs) - len(failures)} alpha matte(s) to {out}")
     if failures:
         print(f"error: {len(failures)} of {len(pairs)} image(s) failed:", *failures, sep="\n  ", file=sys.stderr)

@@ -76,3 +76,23 @@ def test_help_names_every_command(capsys):
     assert {"predict", "evaluate", "train", "export"} <= set(commands)
     # every list of commands in the help (the description's included) is the full list
     assert all(group.split(",") == commands for group in re.findall(r"\{([a-z,]+)\}", text)), text
+
+
+def test_folder_prediction_survives_an_unexpected_error_in_one_image(golden_dir, folders, capsys, monkeypatch):
+    import indexnet.inference
+    real_predict, calls = indexnet.inference.predict, []
+
+    def predict_failing_once(*args, **kwargs):  # e.g. one photo too large for the memory left
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("not enough memory")
+        return real_predict(*args, **kwargs)
+
+    monkeypatch.setattr(indexnet.inference, "predict", predict_failing_once)
+    (folders / "img" / "b.png").unlink()
+    (folders / "tri" / "d.png").unlink()
+    code = _predict(golden_dir, "--image", str(folders / "img"), "--trimap", str(folders / "tri"),
+                    "--out", str(folders / "out"))
+    err = capsys.readouterr().err
+    assert code == 1 and "a.png: RuntimeError: not enough memory" in err
+    assert sorted(p.name for p in (folders / "out").iterdir()) == ["c.png"]
