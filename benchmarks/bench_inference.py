@@ -1,11 +1,13 @@
-"""Speed and peak memory of `predict`: the straightforward eager network against the inference-optimised one.
+"""Speed and peak memory of `predict`: the straightforward eager network against the inference-optimised one,
+and ONNX Runtime (CPU) running the exported network (`indexnet.export_onnx`), which is what a deployer would pick instead.
 
-`predict(model, image, trimap)` runs an eval-mode `IndexNetMatting` through `indexnet.fast` (folded
+`predict(model, image, trimap)` runs an eval-mode `IndexNetMatting` through `indexnet.inference_model` (folded
 BatchNorm, channels-last, fused index-block branches, stripes); the baseline is the same model called
-eagerly (wrapped so that `predict` does not optimise it). Both go through the whole `predict`
+eagerly (wrapped so that `predict` does not optimise it); the ONNX Runtime variant is the float32 export run by an
+`OnnxRuntimeModel` (same thread count; `--no-onnx` leaves it out). All go through the whole `predict`
 (normalisation, padding to multiples of 32, clamping, known regions).
 
-Timing: for each size, one warm-up call each, then `--repeats` rounds of (eager, fast) alternately so
+Timing: for each size, one warm-up call each, then `--repeats` rounds of (eager, fast, onnxruntime) in turn so
 that load from other processes hits both; medians, best times and the median ratio are printed.
 Peak memory: one fresh subprocess per (size, variant) runs a single `predict` and reports the peak
 resident set of the whole process during it (Python, torch, weights, numpy buffers included; VmHWM,
@@ -16,7 +18,7 @@ OpenMP threads spin while they wait; on a machine whose cores are shared with ot
 the other thread and makes timings meaningless (measured: 2 threads ~2x slower than 1 for both
 variants), so `OMP_WAIT_POLICY=PASSIVE` is set unless the environment already sets it (as the CI does).
 
-    .venv/bin/python benchmarks/bench_inference.py [--sizes 512,1024] [--repeats 5] [--threads N] [--big]
+    .venv/bin/python benchmarks/bench_inference.py [--sizes 512,1024] [--repeats 5] [--threads N] [--big] [--no-onnx]
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -74,13 +77,21 @@ def make_case(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.nd
     return image, trimap
 
 
-def time_sizes(model, sizes, repeats: int) -> list[dict]:
-    variants = {"eager": Eager(model), "fast": model}
+def onnx_runtime_model(model, threads: int, folder: Path):
+    """The float32 ONNX export of `model` in an ONNX Runtime CPU session with `threads` threads."""
+    from indexnet.onnx_export import OnnxRuntimeModel, export_onnx, onnx_session
+
+    return OnnxRuntimeModel(onnx_session(export_onnx(model, folder / "model.onnx"), threads=threads))
+
+
+def time_sizes(model, sizes, repeats: int, onnx_model=None) -> list[dict]:
+    variants = {"eager": Eager(model), "fast": model, **({"onnxruntime": onnx_model} if onnx_model else {})}
     rows = []
     for height, width in sizes:
         image, trimap = make_case(height, width)
         outs = {name: predict(net, image, trimap, return_raw=True)[1] for name, net in variants.items()}  # warm-up
         diff = float(np.abs(outs["fast"] - outs["eager"]).max())
+        ort_diff = float(np.abs(outs["onnxruntime"] - outs["eager"]).max()) if onnx_model else None
         times = {name: [] for name in variants}
         for _ in range(repeats):
             for name, net in variants.items():
@@ -90,9 +101,12 @@ def time_sizes(model, sizes, repeats: int) -> list[dict]:
         med = {name: statistics.median(v) for name, v in times.items()}
         rows.append({"size": f"{width}x{height}", "eager_median": med["eager"], "eager_best": min(times["eager"]),
                      "fast_median": med["fast"], "fast_best": min(times["fast"]),
-                     "speedup": med["eager"] / med["fast"], "raw_max_abs_diff": diff})
+                     "speedup": med["eager"] / med["fast"], "raw_max_abs_diff": diff,
+                     "ort_median": med.get("onnxruntime"), "ort_best": min(times["onnxruntime"]) if onnx_model else None,
+                     "ort_raw_max_abs_diff": ort_diff})
+        ort = f", onnxruntime {med['onnxruntime']:.2f} s (raw max |diff| {ort_diff:.1e})" if onnx_model else ""
         print(f"  {width}x{height}: eager {med['eager']:.2f} s, fast {med['fast']:.2f} s "
-              f"(x{med['eager'] / med['fast']:.2f}), raw max |diff| {diff:.1e}", file=sys.stderr, flush=True)
+              f"(x{med['eager'] / med['fast']:.2f}), raw max |diff| {diff:.1e}{ort}", file=sys.stderr, flush=True)
     return rows
 
 
@@ -106,7 +120,7 @@ def profile_stages(model, size: int, repeats: int) -> None:
     The fast network computes layer0 inside index block 0's stripes and streams decoder stage 0 into the
     head, so those pairs are timed together for both. In the eager model the pooling products (E*x,
     avgpool) run outside the index blocks and show up as "other"."""
-    from indexnet.fast import optimize_for_inference
+    from indexnet.inference_model import optimize_for_inference
 
     nets = {"eager": model, "fast": optimize_for_inference(model)}
     current = {name: {} for name in nets}  # stage -> seconds in the running forward
@@ -202,6 +216,7 @@ def main() -> None:
                     help="torch threads (default: torch's, the physical cores)")
     ap.add_argument("--checkpoint", default=None, help="weights (default: the golden random checkpoint)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    ap.add_argument("--no-onnx", action="store_true", help="leave out ONNX Runtime (exported float32 network)")
     ap.add_argument("--big", action="store_true", help="also peak memory and time of one fast run at 4000x3000")
     ap.add_argument("--big-eager", action="store_true", help="... and of one eager run (needs ~17 GB)")
     ap.add_argument("--profile", type=int, default=0, metavar="SIZE", help="per-stage times at SIZE x SIZE")
@@ -216,13 +231,20 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=sys.stderr)
     model = get_model(args.checkpoint)
-    rows = time_sizes(model, sizes, args.repeats)
+    with tempfile.TemporaryDirectory() as folder:
+        onnx_model = None if args.no_onnx else onnx_runtime_model(model, args.threads, Path(folder))
+        rows = time_sizes(model, sizes, args.repeats, onnx_model)
 
-    print(f"\n| size | eager s (median / best) | fast s (median / best) | speed-up (medians) | raw max abs diff |")
-    print("|---|---|---|---|---|")
+    ort_head, ort_rule = ("| onnxruntime s (median / best) | onnxruntime raw max abs diff ", "|---|---") \
+        if not args.no_onnx else ("", "")
+    print(f"\n| size | eager s (median / best) | fast s (median / best) | speed-up (medians) | raw max abs diff "
+          f"{ort_head}|")
+    print(f"|---|---|---|---|---{ort_rule}|")
     for r in rows:
+        ort = (f" {r['ort_median']:.2f} / {r['ort_best']:.2f} | {r['ort_raw_max_abs_diff']:.1e} |"
+               if r["ort_median"] is not None else "")
         print(f"| {r['size']} | {r['eager_median']:.2f} / {r['eager_best']:.2f} | {r['fast_median']:.2f} / "
-              f"{r['fast_best']:.2f} | {r['speedup']:.2f}x | {r['raw_max_abs_diff']:.1e} |")
+              f"{r['fast_best']:.2f} | {r['speedup']:.2f}x | {r['raw_max_abs_diff']:.1e} |{ort}")
 
     if args.profile:
         profile_stages(model, args.profile, args.repeats)

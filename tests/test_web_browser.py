@@ -78,6 +78,11 @@ def page(browser, isolated_url):
     page.close()
 
 
+@pytest.fixture(scope="module")
+def shipped_model():
+    return load_model("synthetic")  # what build.sh exports
+
+
 def _status(page) -> str:
     return page.inner_text("#status")
 
@@ -87,7 +92,7 @@ def test_loads_with_wasm_threads(page):
     assert "Model ready" in _status(page)
 
 
-def test_matte_api_matches_predict(page):
+def test_matte_api_matches_predict(page, shipped_model):
     """451 x 300 (reflect-padded to 480 x 320, as predict's "pad" mode): the same matte up to runtime rounding."""
     result = page.evaluate("""async () => {
         const r = await window.indexnet.matte('examples/chelsea.jpg', 'examples/chelsea_trimap.png');
@@ -96,14 +101,14 @@ def test_matte_api_matches_predict(page):
     assert (result["width"], result["height"], result["isUint8"]) == (451, 300, True)
     js = np.array(result["alpha"], np.uint8).reshape(300, 451).astype(int)
     trimap = read_trimap(REPO / "examples" / "chelsea_trimap.png")
-    py = alpha_to_uint8(predict(load_model("synthetic"), read_image(REPO / "examples" / "chelsea.jpg"), trimap))
+    py = alpha_to_uint8(predict(shipped_model, read_image(REPO / "examples" / "chelsea.jpg"), trimap))
     diff = np.abs(js - py.astype(int))
     print(f"browser vs predict: mean |diff| {diff.mean():.4f}/255, max {diff.max()}/255")
     assert diff.mean() < 1 and diff.max() <= 32
     assert (js[trimap == 255] == 255).all() and (js[trimap == 0] == 0).all()  # known regions from the trimap
 
 
-def test_large_photos_run_at_a_capped_size(page):
+def test_large_photos_run_at_a_capped_size(page, shipped_model):
     """maxSide below the photo: processed downscaled, matte upscaled back, known regions from the full trimap
     (as the Gradio app's compute_alpha, which downscales with OpenCV's area filter rather than the canvas's)."""
     result = page.evaluate("""async () => {
@@ -113,7 +118,7 @@ def test_large_photos_run_at_a_capped_size(page):
     assert (result["width"], result["height"], result["size"]) == (451, 300, [256, 170])
     js = np.array(result["alpha"], np.uint8).reshape(300, 451).astype(int)
     image, trimap = read_image(REPO / "examples" / "chelsea.jpg"), read_trimap(REPO / "examples" / "chelsea_trimap.png")
-    small = predict(load_model("synthetic"), cv2.resize(image, (256, 170), interpolation=cv2.INTER_AREA),
+    small = predict(shipped_model, cv2.resize(image, (256, 170), interpolation=cv2.INTER_AREA),
                     cv2.resize(trimap, (256, 170), interpolation=cv2.INTER_NEAREST))
     alpha = np.clip(cv2.resize(small, (451, 300), interpolation=cv2.INTER_LINEAR), 0, 1)
     alpha[trimap == 255], alpha[trimap == 0] = 1, 0
