@@ -27,21 +27,21 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import cv2
 import gradio as gr
 import numpy as np
-import PIL.Image
-import PIL.ImageOps
 import torch
 
 from indexnet import MODELS, load_model, predict
 from indexnet.checkpoint import DEFAULT_MODEL, CheckpointError, resolve_source
-from indexnet.inference import (alpha_to_uint8, exif_orientation, normalize_trimap, to_rgb_uint8_or_float,
-                                upright, write_png)
+from indexnet.compose import background, composite, cutout_rgba, estimate_foreground
+from indexnet.images import fit_within, read_array, to_rgb_uint8_or_float, to_uint8, write_png
+from indexnet.inference import alpha_to_uint8
+from indexnet.trimap import check_trimap, fit_trimap, read_trimap, trimap_from_painting, trimap_from_selection
 
 try:  # Hugging Face ZeroGPU: a GPU is attached only inside functions decorated with spaces.GPU
     import spaces
@@ -69,7 +69,6 @@ MAX_SIDE = _env_int("INDEXNET_MAX_SIDE", 2048)
 MAX_PIXELS = _env_int("INDEXNET_MAX_PIXELS", 50_000_000)
 MAX_FILE_SIZE = os.environ.get("INDEXNET_MAX_FILE_SIZE", "25mb")
 PREVIEW_SIDE = 1024  # the trimap overlay is a preview: drawn at most this large
-GRABCUT_SIDE = 640  # GrabCut runs at most this large (it is slow), its mask is upscaled smoothly
 DEFAULT_BACKGROUND = "#4a90d9"
 
 # Trimap painting: fixed colours, semi-transparent so the photo shows through the strokes.
@@ -144,8 +143,9 @@ def _cached_model(source: str) -> torch.nn.Module:
     return _models[source]
 
 
-def get_model(source: str) -> torch.nn.Module:
-    """Load once per source and keep it; every failure becomes a message that says what to do."""
+def get_model(source: str, ui: bool = True) -> torch.nn.Module:
+    """Load once per source and keep it; every failure becomes a message that says what to do (naming the
+    Settings panel only when `ui`: an API caller has no such panel)."""
     reg = MODELS.get(source)
     loaded = _models.get(source)
     if loaded is not None:
@@ -157,136 +157,83 @@ def get_model(source: str) -> torch.nn.Module:
             return _cached_model(source)
         except ConnectionError as err:
             raise gr.Error(f"Could not download the '{source}' weights ({err}). They are fetched once from the "
-                           "internet and then cached; offline, pick 'Shipped weights' in Settings.",
-                           title="Model not available offline") from err
+                           "internet and then cached" + ("; offline, pick 'Shipped weights' in Settings." if ui
+                                                         else "."), title="Model not available offline") from err
         except FileNotFoundError as err:
-            hint = ("The shipped weights are not in this copy of the project yet: set INDEXNET_CHECKPOINT to a "
-                    "checkpoint file, or pick an official model in Settings."
-                    if source == DEFAULT_MODEL else "Check INDEXNET_CHECKPOINT, or pick another model in Settings.")
+            hint = ("The shipped weights are not in this copy of the project: set INDEXNET_CHECKPOINT to a "
+                    "checkpoint file" + (", or pick an official model in Settings." if ui else ".")
+                    if source == DEFAULT_MODEL else "Check INDEXNET_CHECKPOINT" +
+                    (", or pick another model in Settings." if ui else "."))
             raise gr.Error(f"{err}. {hint}", title="Model not found") from err
         except CheckpointError as err:
             raise gr.Error(f"The checkpoint could not be loaded: {err}", title="Bad checkpoint") from err
 
 
 @gpu(duration=60)
-def run_network(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+def run_network(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray, max_side: int) -> np.ndarray:
     """indexnet.predict on the GPU when there is one (ZeroGPU attaches it inside this call only)."""
     if torch.cuda.is_available():
         model.to("cuda")
-    return predict(model, image, trimap)
+    return predict(model, image, trimap, max_side=max_side)
 
 
 # ---------------------------------------------------------------------------------- reading files
-def _decode(path: str | os.PathLike, what: str) -> tuple[np.ndarray, str]:
-    """Any image file -> (array in RGB(A) order, PIL mode), upright; gr.Error when it is not a usable image."""
-    name = Path(str(path)).name
-    not_image = (f"The {what} '{name}' is not an image file that can be read. Upload a PNG, JPEG, WebP, "
-                 "TIFF or BMP file.")
-    try:
-        with PIL.Image.open(path) as im:
-            (w, h), mode = im.size, im.mode
-    except PIL.Image.DecompressionBombError as err:
-        raise gr.Error(f"The {what} '{name}' is far too large to process ({err}). Downscale it first.") from err
-    except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        raise gr.Error(not_image, title="Not an image") from err
-    if w * h > MAX_PIXELS:
-        raise gr.Error(f"The {what} is {w}×{h} = {w * h / 1e6:.0f} megapixels; this demo accepts up to "
-                       f"{MAX_PIXELS / 1e6:.0f}. Downscale it first (the matte is computed at "
-                       f"{MAX_SIDE} px at most anyway).", title="Image too large")
-    # As decoded (keeps 16-bit), made upright below; OpenCV's own EXIF handling is off for both.
-    array = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-    if array is not None and array.shape[:2] == (h, w):
-        if array.ndim == 3:
-            array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-        array = upright(array, exif_orientation(path))
-    else:  # a format OpenCV lacks (GIF, ...), or a damaged file: let Pillow decode (and complain)
-        try:
-            with PIL.Image.open(path) as im:
-                im = PIL.ImageOps.exif_transpose(im)
-                array = np.asarray(im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info
-                                              else "RGB" if im.mode not in ("L", "I;16") else im.mode))
-        except Exception as err:
-            raise gr.Error(f"The {what} '{name}' is damaged (truncated or corrupt) and cannot be decoded. "
-                           "Re-export it and upload again.", title="Damaged file") from err
-    return np.ascontiguousarray(array), mode
+def image_file_slot(**kwargs) -> gr.Image:
+    """An image upload slot whose handlers receive the uploaded file's path undecoded. gr.Image opens the
+    file with Pillow before any handler runs, and a file it cannot open (text, an empty file, SVG named
+    .png, a decompression bomb, an RGB float TIFF) then ends the request with a bare "Error"; here the
+    package's reader decides and says what is wrong. (Overridden on the instance: a gr.Image subclass
+    would make Gradio write a .pyi stub beside this file at import.)"""
+    slot = gr.Image(type="filepath", image_mode=None, **kwargs)
+
+    def path_undecoded(payload):
+        if payload is None or payload.path is None:
+            return gr.Image.preprocess(slot, payload)  # pasted data URLs: Gradio writes them to a file
+        return str(payload.path)
+
+    slot.preprocess = path_undecoded
+    return slot
 
 
-def read_image_file(path) -> tuple[np.ndarray, list[str]]:
+def _user_error(err: Exception, title: str, path=None) -> gr.Error:
+    """The package's message as a sentence, naming an upload by its file name (not Gradio's temporary path)."""
+    text = str(err) if path is None else str(err).replace(str(path), Path(str(path)).name)
+    return gr.Error(text[:1].upper() + text[1:] + ("" if text.endswith(".") else "."), title=title)
+
+
+def read_image_file(path, what: str = "image") -> tuple[np.ndarray, list[str]]:
     """Upload -> (H x W x 3 RGB, uint8 or float32 in [0, 1] for 16-bit files; notes for the user)."""
     if path is None:
         raise gr.Error("Upload an image first (or click one of the examples).", title="No image")
-    array, mode = _decode(path, "image")
+    try:
+        array = read_array(path, what, max_pixels=MAX_PIXELS)
+    except ValueError as err:
+        raise _user_error(err, "Unusable file", path) from err
+    try:
+        image = to_rgb_uint8_or_float(array)
+    except ValueError as err:
+        raise _user_error(ValueError(f"the {what} {Path(str(path)).name} cannot be used: {err}"), "Unusable image") from err
     notes = []
-    if array.ndim == 2 or array.shape[2] in (1, 2):
+    if array.ndim == 2:
         notes.append("grayscale image: processed as RGB")
-        if array.ndim == 3:  # LA
-            array = array[..., 0]
-    if array.ndim == 3 and array.shape[2] == 4:
-        if (array[..., 3] < (65535 if array.dtype == np.uint16 else 255)).any():
-            notes.append("the image's own transparency was ignored (matting uses its colours)")
+    elif array.shape[2] == 4 and (array[..., 3] < (65535 if array.dtype == np.uint16 else 255)).any():
+        notes.append("the image's own transparency was ignored (matting uses its colours)")
     if array.dtype == np.uint16:
         notes.append("16-bit image: processed at full precision; outputs are 8-bit")
-    elif array.dtype != np.uint8:
-        array = np.clip(array, 0, 255).astype(np.uint8) if np.issubdtype(array.dtype, np.integer) else array
-    try:
-        return to_rgb_uint8_or_float(array), notes
-    except ValueError as err:
-        raise gr.Error(f"This image cannot be used: {err}.", title="Unsupported image") from err
+    return image, notes
 
 
 def read_trimap_file(path) -> np.ndarray:
     """Upload -> H x W uint8 trimap {0, 128, 255}; a colour photo uploaded by mistake is refused."""
     if path is None:
         raise gr.Error("Upload a trimap, or paint or generate one in the other tabs.", title="No trimap")
-    array, _ = _decode(path, "trimap")
-    if array.dtype == np.uint16:
-        array = (array // 257).astype(np.uint8)
-    elif array.dtype != np.uint8:
-        array = np.clip(array, 0, 255).astype(np.uint8)
-    if array.ndim == 3:
-        rgb = array[..., :3].astype(np.int16) if array.shape[2] >= 3 else np.repeat(array[..., :1], 3, 2)
-        spread = rgb.max(axis=2) - rgb.min(axis=2)
-        if (spread > 32).mean() > 0.01:  # JPEG noise is tolerated, a colour photo is not
-            raise gr.Error("The trimap is a colour image. A trimap is grayscale: white = foreground, black = "
-                           "background, grey = unknown. Did you upload the photo as the trimap?",
-                           title="Not a trimap")
-        array = rgb.mean(axis=2).round().astype(np.uint8)
-    return normalize_trimap(array)
+    try:
+        return read_trimap(path, max_pixels=MAX_PIXELS)
+    except ValueError as err:
+        raise _user_error(err, "Unusable file", path) from err
 
 
-# ------------------------------------------------------------------------------------ trimap logic
-def fit_trimap(trimap: np.ndarray, shape: tuple[int, int], resize: bool) -> tuple[np.ndarray, list[str]]:
-    """The trimap at the image's size: resized (nearest-neighbour) when allowed, else an exact error."""
-    if trimap.shape == tuple(shape):
-        return trimap, []
-    (th, tw), (h, w) = trimap.shape, shape
-    if not resize:
-        raise gr.Error(f"The trimap is {tw}×{th} pixels but the image is {w}×{h} (width × height). Upload a "
-                       "trimap of the same size, or tick 'Resize the trimap to the image' (nearest-neighbour).",
-                       title="Trimap size does not match")
-    notes = [f"trimap resized from {tw}×{th} to {w}×{h} (nearest-neighbour)"]
-    if abs(np.log((tw / th) / (w / h))) > 0.02:
-        notes.append("the trimap's aspect ratio differs from the image's, so it was stretched")
-    return cv2.resize(trimap, (w, h), interpolation=cv2.INTER_NEAREST), notes
-
-
-def check_trimap(trimap: np.ndarray) -> list[str]:
-    """Refuse a trimap with nothing to matte; return warnings for one without foreground or background."""
-    unknown, fg, bg = (trimap == 128).mean(), (trimap == 255).any(), (trimap == 0).any()
-    if unknown == 0:
-        raise gr.Error("The trimap has no unknown (grey) pixels, so there is nothing to matte. Mark the edges "
-                       "of the subject grey: paint them in 'Paint', or let 'Generate' make the band.",
-                       title="No unknown region")
-    warnings = []
-    if not fg:
-        warnings.append("The trimap has no foreground (white) pixels: the network has no example of the "
-                        "subject and the matte may be poor. Mark part of the subject white.")
-    if not bg:
-        warnings.append("The trimap has no background (black) pixels: the network has no example of the "
-                        "background and the matte may be poor. Mark part of the background black.")
-    return warnings
-
-
+# ------------------------------------------------------------------------------------ trimap input
 def _layer_mask(layer: np.ndarray) -> np.ndarray:
     return layer[..., 3] >= PAINTED_ALPHA_MIN if layer.ndim == 3 and layer.shape[2] == 4 else np.ones(layer.shape[:2], bool)
 
@@ -307,26 +254,13 @@ def _editor_layers(value, shape: tuple[int, int], what: str) -> list[np.ndarray]
     return layers
 
 
-def trimap_from_painting(value, shape: tuple[int, int], unpainted: str) -> np.ndarray:
-    """Painted strokes (white / black / grey, any opacity) -> trimap {0, 128, 255} at full resolution.
-
-    Unpainted pixels become background or unknown, as chosen; later layers paint over earlier ones.
-    """
-    trimap = np.full(shape, 128 if unpainted == "unknown" else 0, np.uint8)
-    painted_any = False
-    for layer in _editor_layers(value, shape, "paint the trimap"):
-        mask = _layer_mask(layer)
-        if not mask.any():
-            continue
-        painted_any = True
-        lum = layer[..., :3].astype(np.float32).mean(axis=2) if layer.ndim == 3 else layer.astype(np.float32)
-        label = np.where(lum < 64, 0, np.where(lum >= 192, 255, 128)).astype(np.uint8)
-        trimap[mask] = label[mask]
-    if not painted_any:
-        raise gr.Error("Nothing is painted yet. Paint the subject white and its soft edges (hair, fur) grey; "
-                       "the rest counts as " + ("unknown" if unpainted == "unknown" else "background") + ".",
-                       title="Empty trimap")
-    return trimap
+def painted_trimap(value, shape: tuple[int, int], unpainted: str) -> np.ndarray:
+    """The Paint tab's strokes -> trimap (indexnet.trimap.trimap_from_painting)."""
+    try:
+        return trimap_from_painting(_editor_layers(value, shape, "paint the trimap"), shape, unpainted,
+                                    PAINTED_ALPHA_MIN)
+    except ValueError as err:
+        raise _user_error(err, "Empty trimap") from err
 
 
 def hint_masks(value, shape: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -346,180 +280,29 @@ def hint_masks(value, shape: tuple[int, int]) -> dict[str, np.ndarray]:
     return masks
 
 
-def grabcut_trimap(image: np.ndarray, hints: dict[str, np.ndarray], band: int, iterations: int = 5) -> np.ndarray:
-    """Rough selection -> trimap: OpenCV GrabCut (Rother et al., SIGGRAPH 2004) segments the subject, and a
-    band of `band` pixels on each side of its outline becomes unknown (erode / dilate)."""
-    h, w = image.shape[:2]
-    around, subject, background = hints["around"], hints["subject"], hints["background"]
-    if around.any():
-        ys, xs = np.nonzero(around)
-        box = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-    elif subject.any():  # strokes on the subject only: look around them
-        ys, xs = np.nonzero(subject)
-        mx, my = max(16, int(0.15 * w)), max(16, int(0.15 * h))
-        box = max(0, xs.min() - mx), max(0, ys.min() - my), min(w, xs.max() + 1 + mx), min(h, ys.max() + 1 + my)
-    else:
-        raise gr.Error("Draw a loop (blue) around the subject, or mark it with green strokes, then press "
-                       "'Generate trimap'.", title="No selection")
-    x0, y0, x1, y1 = (int(v) for v in box)
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        raise gr.Error("The selection is too small: draw the loop around the whole subject.", title="Selection too small")
-
-    scale = min(1.0, GRABCUT_SIDE / max(h, w))
-    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
-    small = cv2.resize(_to_uint8(image), (sw, sh), interpolation=cv2.INTER_AREA)
-
-    def down(m):  # thin strokes must survive the downscale: any coverage counts
-        return cv2.resize(m.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
-
-    mask = np.full((sh, sw), cv2.GC_BGD, np.uint8)
-    sx0, sy0 = int(x0 * scale), int(y0 * scale)
-    sx1, sy1 = max(sx0 + 2, int(np.ceil(x1 * scale))), max(sy0 + 2, int(np.ceil(y1 * scale)))
-    mask[sy0:sy1, sx0:sx1] = cv2.GC_PR_FGD
-    if not (mask != cv2.GC_PR_FGD).any():  # the box is the whole image: GrabCut needs background samples
-        b = max(1, int(0.03 * min(sw, sh)))
-        mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = (cv2.GC_PR_BGD,) * 4
-    mask[down(background)] = cv2.GC_BGD
-    mask[down(subject)] = cv2.GC_FGD
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    try:
-        cv2.grabCut(small, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
-    except cv2.error as err:
-        raise gr.Error("GrabCut could not separate the subject from this selection; draw the loop a little "
-                       "wider, or add green / red strokes.", title="Selection failed") from err
-    fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
-    # Drop specks: keep connected pieces of at least 2% of the largest.
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    if n > 2:
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        fg = np.isin(labels, 1 + np.nonzero(areas >= 0.02 * areas.max())[0]).astype(np.uint8)
-    # Fill small holes (specular highlights, eyes) that GrabCut leaves inside the subject.
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(1 - fg, connectivity=4)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    small_holes = [i for i in range(1, n) if i not in border and stats[i, cv2.CC_STAT_AREA] < 0.01 * fg.sum()]
-    fg[np.isin(labels, small_holes)] = 1
-    if not fg.any():
-        raise gr.Error("GrabCut found no subject inside the selection; add green strokes on the subject.",
-                       title="Selection failed")
-    fg = cv2.resize(fg * 255, (w, h), interpolation=cv2.INTER_LINEAR) >= 128
-    trimap = np.full((h, w), 128, np.uint8)
-    if band > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-        trimap[cv2.erode(fg.astype(np.uint8), kernel) > 0] = 255
-        trimap[cv2.dilate(fg.astype(np.uint8), kernel) == 0] = 0
-    else:
-        trimap[fg], trimap[~fg] = 255, 0
-    return trimap
-
-
-# ------------------------------------------------------------------------------- matting pipeline
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return image if image.dtype == np.uint8 else np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-
-
-def _to_float(image: np.ndarray) -> np.ndarray:
-    return image.astype(np.float64) / 255 if image.dtype == np.uint8 else image.astype(np.float64)
-
-
-@dataclass
-class Matte:
-    alpha: np.ndarray  # H x W float32 in [0, 1], the input's size
-    foreground: np.ndarray  # H x W x 3 float32 in [0, 1]: colours of the subject alone
-    processing_size: tuple[int, int]  # (width, height) the network saw
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-def compute_alpha(model, image: np.ndarray, trimap: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """indexnet.predict, with images larger than `max_side` downscaled for the network and the matte
-    upscaled back (known regions are then taken from the full-resolution trimap again)."""
-    h, w = trimap.shape
-    scale = min(1.0, max_side / max(h, w))
-    if scale == 1.0:
-        return run_network(model, image, trimap), (w, h)
-    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
-    small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
-    small_trimap = cv2.resize(trimap, (sw, sh), interpolation=cv2.INTER_NEAREST)
-    alpha = cv2.resize(run_network(model, small, small_trimap), (w, h), interpolation=cv2.INTER_LINEAR)
-    alpha = np.clip(alpha, 0, 1).astype(np.float32)
-    alpha[trimap == 255], alpha[trimap == 0] = 1, 0
-    return alpha, (sw, sh)
-
-
-def estimate_foreground(image: np.ndarray, alpha: np.ndarray, max_side: int) -> np.ndarray:
-    """Foreground colours F (I = alpha F + (1 - alpha) B) by pymatting's multilevel estimator
-    (Germer et al., 2020), at most `max_side` large; opaque pixels keep the photo's own colours."""
-    from pymatting import estimate_foreground_ml
-
-    h, w = alpha.shape
-    scale = min(1.0, max_side / max(h, w))
-    img = _to_float(image)
-    if scale < 1.0:
-        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
-        small_fg = estimate_foreground_ml(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA),
-                                          cv2.resize(alpha.astype(np.float64), (sw, sh), interpolation=cv2.INTER_AREA))
-        fg = cv2.resize(small_fg, (w, h), interpolation=cv2.INTER_LINEAR)
-    else:
-        fg = estimate_foreground_ml(img, alpha.astype(np.float64))
-    opaque = alpha >= 1
-    fg[opaque] = img[opaque]
-    return np.clip(fg, 0, 1).astype(np.float32)
-
-
-def parse_colour(value: str | None) -> np.ndarray:
-    """'#rrggbb', '#rgb', 'rgb(r, g, b)' or 'rgba(r, g, b, a)' -> RGB float in [0, 1]."""
-    value = (value or "#ffffff").strip()
-    try:
-        if value.startswith("#"):
-            hexa = value[1:]
-            if len(hexa) in (3, 4):
-                hexa = "".join(c * 2 for c in hexa)
-            return np.array([int(hexa[i:i + 2], 16) for i in (0, 2, 4)], np.float32) / 255
-        if value.startswith("rgb"):
-            parts = [float(p) for p in value[value.index("(") + 1:value.index(")")].split(",")[:3]]
-            return np.clip(np.array(parts, np.float32) / 255, 0, 1)
-    except (ValueError, IndexError):
-        pass
-    raise gr.Error(f"'{value}' is not a colour; pick one with the colour picker.", title="Bad colour")
-
-
-def background_for(shape: tuple[int, int], colour: str | None, image_path) -> np.ndarray:
-    """H x W x 3 float background: an uploaded image scaled to cover the frame (centre crop), else a colour."""
-    h, w = shape
-    if image_path:
-        bg, _ = read_image_file(image_path)
-        bh, bw = bg.shape[:2]
-        s = max(w / bw, h / bh)
-        nw, nh = max(w, round(bw * s)), max(h, round(bh * s))
-        bg = cv2.resize(_to_float(bg).astype(np.float32), (nw, nh),
-                        interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-        x0, y0 = (nw - w) // 2, (nh - h) // 2
-        return np.clip(bg[y0:y0 + h, x0:x0 + w], 0, 1)
-    return np.broadcast_to(parse_colour(colour), (h, w, 3))
-
-
-def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
-    a = alpha[..., None].astype(np.float32)
-    return _to_uint8(foreground * a + background * (1 - a))
-
-
-def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    return np.dstack([_to_uint8(foreground), alpha_to_uint8(alpha)])
-
-
 def trimap_overlay(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     """A preview of the trimap on the photo: background dimmed, unknown tinted amber, foreground as is."""
     h, w = trimap.shape
-    scale = min(1.0, PREVIEW_SIDE / max(h, w))
-    img = _to_uint8(image)
-    if scale < 1:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-        trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+    ph, pw = fit_within((h, w), PREVIEW_SIDE)
+    img = to_uint8(image)
+    if (ph, pw) != (h, w):
+        img = cv2.resize(img, (pw, ph), interpolation=cv2.INTER_AREA)
+        trimap = cv2.resize(trimap, (pw, ph), interpolation=cv2.INTER_NEAREST)
     out = img.astype(np.float32)
     out[trimap == 0] *= 0.25
     unknown = trimap == 128
     out[unknown] = 0.45 * out[unknown] + 0.55 * np.array([255, 176, 0], np.float32)
     return out.round().astype(np.uint8)
+
+
+def background_for(shape: tuple[int, int], colour: str | None, image_path) -> np.ndarray:
+    """H x W x 3 uint8: the uploaded background image (cover, centre crop), else the picked colour."""
+    try:
+        if image_path:
+            return background(shape, image=read_image_file(image_path, "background image")[0])
+        return background(shape, colour or DEFAULT_BACKGROUND)
+    except ValueError as err:
+        raise _user_error(err, "Bad colour") from err
 
 
 # ---------------------------------------------------------------------------------- output files
@@ -548,8 +331,11 @@ def _stem(path) -> str:
 
 
 # --------------------------------------------------------------------------------------- handlers
-def _friendly(fn):
+def _friendly(fn=None, *, ui: bool = True):
     """Handlers never fail with a bare traceback: unexpected errors become a message, and are logged."""
+    if fn is None:
+        return functools.partial(_friendly, ui=ui)
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -557,8 +343,8 @@ def _friendly(fn):
         except gr.Error:
             raise
         except MemoryError as err:
-            raise gr.Error("Out of memory: lower 'Processing size' in Settings or use a smaller image.",
-                           title="Out of memory") from err
+            raise gr.Error("Out of memory: " + ("lower 'Processing size' in Settings or use a smaller image."
+                                                if ui else "send a smaller image."), title="Out of memory") from err
         except Exception as err:  # noqa: BLE001 -- shown to the user, with the traceback in the log
             log.exception("%s failed", fn.__name__)
             raise gr.Error(f"Something went wrong ({type(err).__name__}: {err}). Try again, or try another "
@@ -566,13 +352,28 @@ def _friendly(fn):
     return wrapper
 
 
-@_friendly
+def _checked(trimap: np.ndarray, hint: str = "") -> list[str]:
+    """indexnet.trimap.check_trimap as a message (with a hint for the UI); returns the warnings."""
+    try:
+        return check_trimap(trimap)
+    except ValueError as err:
+        raise gr.Error(f"{err}{hint}", title="No unknown region") from err
+
+
+def _fitted(trimap: np.ndarray, shape: tuple[int, int], resize: bool, hint: str = "") -> tuple[np.ndarray, list[str]]:
+    try:
+        return fit_trimap(trimap, shape, resize)
+    except ValueError as err:
+        raise gr.Error(f"{err}{hint}", title="Trimap size does not match") from err
+
+
+@_friendly(ui=False)
 def api_matte(image_file, trimap_file) -> str:
     """(image file, trimap file) -> path of the alpha matte, an 8-bit PNG at the image's size (default model)."""
     image, _ = read_image_file(_path_of(image_file))
-    trimap, _ = fit_trimap(read_trimap_file(_path_of(trimap_file)), image.shape[:2], resize=False)
-    check_trimap(trimap)
-    alpha, _ = compute_alpha(get_model(DEFAULT_SOURCE), image, trimap, MAX_SIDE)
+    trimap, _ = _fitted(read_trimap_file(_path_of(trimap_file)), image.shape[:2], resize=False)
+    _checked(trimap)
+    alpha = run_network(get_model(DEFAULT_SOURCE, ui=False), image, trimap, MAX_SIDE)
     path = output_dir() / f"{_stem(_path_of(image_file))}_alpha.png"
     write_png(path, alpha_to_uint8(alpha))
     return str(path)
@@ -589,7 +390,7 @@ def resolve_trimap(mode: str, image: np.ndarray, upload, painting, unpainted: st
     """The trimap of the active tab, at the image's size."""
     shape = image.shape[:2]
     if mode == "paint":
-        return trimap_from_painting(painting, shape, unpainted), []
+        return painted_trimap(painting, shape, unpainted), []
     if mode == "generate":
         if generated is None:
             raise gr.Error("Press 'Generate trimap' first (after drawing around the subject).", title="No trimap")
@@ -597,7 +398,8 @@ def resolve_trimap(mode: str, image: np.ndarray, upload, painting, unpainted: st
             raise gr.Error("The generated trimap belongs to another image; press 'Generate trimap' again.",
                            title="Stale trimap")
         return generated, []
-    return fit_trimap(read_trimap_file(upload), shape, resize)
+    return _fitted(read_trimap_file(upload), shape, resize,
+                   " Upload a trimap of the same size, or tick 'Resize the trimap to the image' (nearest-neighbour).")
 
 
 @_friendly
@@ -609,25 +411,26 @@ def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, r
     image, notes = read_image_file(image_path)
     trimap, trimap_notes = resolve_trimap(mode, image, trimap_path, painting, unpainted, generated, resize)
     notes += trimap_notes
-    warnings = check_trimap(trimap)
+    warnings = _checked(trimap, " Paint them in 'Paint', or let 'Generate' make the band.")
     for w in warnings:
         gr.Warning(w)
+    h, w = trimap.shape
+    bg = background_for((h, w), bg_colour, bg_image)  # a bad colour or file is reported before the long part
     choice = model_choices().get(model_key) or model_choices()["default"]
     progress(0.08, desc="Loading the model" + ("" if _is_cached(choice.source) else " (downloading, first use only)"))
     model = get_model(choice.source)
     max_side = min(int(max_side or MAX_SIDE), MAX_SIDE)  # the slider's bound is advisory: API calls skip it
     progress(0.15, desc="Computing the alpha matte")
     t1 = time.perf_counter()
-    alpha, proc = compute_alpha(model, image, trimap, max_side)
+    alpha = run_network(model, image, trimap, max_side)
     t2 = time.perf_counter()
     progress(0.75, desc="Estimating foreground colours")
-    fg = estimate_foreground(image, alpha, max_side)
+    fg = to_uint8(estimate_foreground(image, alpha, max_side))
     t3 = time.perf_counter()
     progress(0.9, desc="Compositing")
-    h, w = alpha.shape
-    comp = composite(fg, alpha, background_for((h, w), bg_colour, bg_image))
-    cutout = cutout_rgba(fg, alpha)
     alpha8 = alpha_to_uint8(alpha)
+    comp = composite(fg, bg, alpha8)
+    cutout = cutout_rgba(fg, alpha)
     out = output_dir()
     stem = _stem(image_path)
     files = [out / f"{stem}_cutout.png", out / f"{stem}_alpha.png"]
@@ -635,8 +438,9 @@ def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, r
     write_png(files[1], alpha8)
     total = time.perf_counter() - t0
 
-    size_text = f"{proc[0]}×{proc[1]}"
-    if proc != (w, h):
+    ph, pw = fit_within((h, w), max_side)
+    size_text = f"{pw}×{ph}"
+    if (ph, pw) != (h, w):
         size_text += (f" — the image ({w}×{h}) was downscaled to fit the {max_side} px limit and the matte "
                       "upscaled back to full size")
     else:
@@ -648,7 +452,7 @@ def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, r
     if notes:
         lines.append("**Note:** " + "; ".join(notes) + ".")
     lines += [f"⚠️ {w_}" for w_ in warnings]
-    state = {"fg": _to_uint8(fg), "alpha": alpha8, "image": _to_uint8(image), "stem": stem}
+    state = {"fg": fg, "alpha": alpha8, "image": to_uint8(image), "stem": stem}
     return (cutout, alpha8, comp, (state["image"], comp), "\n\n".join(lines),
             trimap_overlay(image, trimap), [str(f) for f in files], state)
 
@@ -658,8 +462,7 @@ def recomposite(state, bg_colour, bg_image):
     """A new background for the last result, without running the network again."""
     if not state:
         return gr.skip(), gr.skip()
-    alpha = state["alpha"].astype(np.float32) / 255
-    comp = composite(state["fg"].astype(np.float32) / 255, alpha, background_for(alpha.shape, bg_colour, bg_image))
+    comp = composite(state["fg"], background_for(state["alpha"].shape, bg_colour, bg_image), state["alpha"])
     return comp, (state["image"], comp)
 
 
@@ -667,7 +470,7 @@ def _editor_background(path, image: np.ndarray):
     """The photo for the editors: the uploaded file itself when a browser can show it (no re-encoding)."""
     if Path(str(path)).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif") and image.dtype == np.uint8:
         return str(path)
-    return _to_uint8(image)
+    return to_uint8(image)
 
 
 @_friendly
@@ -683,11 +486,12 @@ def on_image_change(image_path):
 
 @_friendly
 def preview_trimap(image_path, mode, trimap_path, painting, unpainted, generated, resize):
-    """The trimap that 'Cut out' will use, drawn over the photo (silent while it is incomplete)."""
+    """The trimap that 'Cut out' will use, drawn over the photo (silent while it is incomplete or unreadable:
+    the upload's own event has said what is wrong)."""
     if image_path is None:
         return None
-    image, _ = read_image_file(image_path)
     try:
+        image, _ = read_image_file(image_path)
         trimap, _ = resolve_trimap(mode, image, trimap_path, painting, unpainted, generated, resize)
     except gr.Error:
         return None
@@ -698,7 +502,11 @@ def preview_trimap(image_path, mode, trimap_path, painting, unpainted, generated
 def generate_trimap(image_path, hints_value, band, progress=gr.Progress()):
     progress(0.1, desc="GrabCut")
     image, _ = read_image_file(image_path)
-    trimap = grabcut_trimap(image, hint_masks(hints_value, image.shape[:2]), int(band))
+    try:
+        trimap = trimap_from_selection(image, **hint_masks(hints_value, image.shape[:2]), band=int(band))
+    except ValueError as err:
+        raise gr.Error(f"{err} (Blue: around the subject; green: subject; red: background.)",
+                       title="Selection failed") from err
     return trimap, trimap_overlay(image, trimap), "generate"
 
 
@@ -780,14 +588,14 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
         result = gr.State(None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                image_in = gr.Image(label="1 · Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                    height=360, elem_id="image-in")
+                image_in = image_file_slot(label="1 · Photo", sources=["upload", "clipboard"], height=360,
+                                           elem_id="image-in")
                 gr.Markdown("**2 · Trimap** — upload one, paint one, or generate one from a rough selection.")
                 with gr.Tabs(selected="upload") as tabs:
                     with gr.Tab("Upload", id="upload") as tab_upload:
-                        trimap_in = gr.Image(label="Trimap (white = subject, black = background, grey = unknown)",
-                                             type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                             height=300, elem_id="trimap-in")
+                        trimap_in = image_file_slot(label="Trimap (white = subject, black = background, grey = "
+                                                          "unknown)", sources=["upload", "clipboard"], height=300,
+                                                    elem_id="trimap-in")
                         resize = gr.Checkbox(label="Resize the trimap to the image if their sizes differ "
                                                    "(nearest-neighbour)", value=False)
                     with gr.Tab("Paint", id="paint") as tab_paint:
@@ -826,8 +634,8 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
                                             "matte is upscaled back. On a CPU, time grows with the area.")
                     with gr.Row():
                         bg_colour = gr.ColorPicker(value=DEFAULT_BACKGROUND, label="New background colour")
-                        bg_image = gr.Image(label="…or a background image", type="filepath", image_mode=None,
-                                            sources=["upload", "clipboard"], height=140)
+                        bg_image = image_file_slot(label="…or a background image", sources=["upload", "clipboard"],
+                                                   height=140)
                 run_btn = gr.Button("Cut out", variant="primary", elem_id="run-btn")
             with gr.Column(scale=6):
                 info = gr.Markdown("Upload a photo and a trimap — or click an example below — then press "

@@ -1,8 +1,11 @@
 """IndexNet deep image matting (Lu et al., ICCV 2019): model, official weights, inference, training."""
 from .checkpoint import MODELS, load_model, save_checkpoint
-from .inference import predict, read_image, read_trimap, write_png
+from .compose import cutout, estimate_foreground
+from .images import read_image, write_png
+from .inference import predict
 from .model import IndexNetConfig, IndexNetMatting
+from .trimap import read_trimap
 
-__all__ = ["IndexNetConfig", "IndexNetMatting", "MODELS", "load_model", "save_checkpoint", "predict",
-           "read_image", "read_trimap", "write_png"]
+__all__ = ["IndexNetConfig", "IndexNetMatting", "MODELS", "load_model", "save_checkpoint", "predict", "cutout",
+           "estimate_foreground", "read_image", "read_trimap", "write_png"]
 __version__ = "0.1.0"

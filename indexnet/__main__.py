@@ -5,18 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-
-
-def _images_by_stem(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
-
-
 def cmd_predict(args) -> int:
     from tqdm import tqdm
 
     from .checkpoint import load_model
-    from .inference import alpha_to_uint8, predict, read_image, read_trimap, write_png
+    from .images import images_by_stem, read_image, write_png
+    from .inference import alpha_to_uint8, predict
+    from .trimap import read_trimap
 
     image, trimap, out = Path(args.image), Path(args.trimap), Path(args.out)
     for flag, path in (("--image", image), ("--trimap", trimap)):
@@ -27,7 +22,7 @@ def cmd_predict(args) -> int:
         print("error: --image and --trimap must both be files or both be folders", file=sys.stderr)
         return 2
     if image.is_dir():
-        images, trimaps = _images_by_stem(image), _images_by_stem(trimap)
+        images, trimaps = images_by_stem(image), images_by_stem(trimap)
         pairs = [(images[s], trimaps[s], out / f"{s}.png") for s in images if s in trimaps]
         for label, names in (("images without a trimap", images.keys() - trimaps.keys()),
                              ("trimaps without an image", trimaps.keys() - images.keys())):
@@ -63,6 +58,22 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_cutout(args) -> int:
+    from .checkpoint import load_model
+    from .compose import cutout
+    from .images import read_image, write_png
+    from .trimap import read_trimap
+
+    if Path(args.out).suffix.lower() != ".png":
+        print(f"error: --out {args.out}: a cut-out is written as an RGBA PNG; give it a .png name", file=sys.stderr)
+        return 2
+    rgba = cutout(read_image(args.image), read_trimap(args.trimap), load_model(args.checkpoint, device=args.device),
+                  size_mode=args.size_mode, max_side=args.max_side)
+    write_png(args.out, rgba)
+    print(f"wrote {args.out} ({rgba.shape[1]}x{rgba.shape[0]} RGBA: colours by foreground estimation, alpha = the matte)")
+    return 0
+
+
 def cmd_export(args) -> int:
     from .train import export_run
 
@@ -85,6 +96,7 @@ def cmd_onnx(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from .checkpoint import DEFAULT_MODEL
+    from .inference import SIZE_MODES
 
     parser = argparse.ArgumentParser(prog="python -m indexnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,10 +106,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image", required=True, help="image file or folder")
     p.add_argument("--trimap", required=True, help="trimap file or folder (same file names as the images)")
     p.add_argument("--out", required=True, help="output PNG (or folder, for folder input)")
-    p.add_argument("--size-mode", choices=("pad", "interp", "resize"), default=None,
+    p.add_argument("--size-mode", choices=SIZE_MODES, default=None,
                    help="test-time size handling (default: the checkpoint's own)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("cutout", help="transparent RGBA PNG of the subject for an image + trimap (alpha = the "
+                                      "matte, colours without the old background)")
+    p.add_argument("--checkpoint", default=DEFAULT_MODEL, help="path, URL or registered name (default: %(default)s)")
+    p.add_argument("--image", required=True, help="image file")
+    p.add_argument("--trimap", required=True, help="trimap file of the same size")
+    p.add_argument("--out", required=True, help="output .png file")
+    p.add_argument("--max-side", type=int, default=None,
+                   help="longest side processed; larger images are downscaled and the result upscaled back")
+    p.add_argument("--size-mode", choices=SIZE_MODES, default=None,
+                   help="test-time size handling (default: the checkpoint's own)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_cutout)
 
     try:
         from .evaluate import add_evaluate_args

@@ -21,12 +21,12 @@ import torch
 from .model import IndexNetConfig, IndexNetMatting, mmagic_key_to_ours
 
 FORMAT_NAME = "indexnet-matting"  # the `format` field of checkpoints written by this project
-REPO_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parent  # registered local files ship inside it (package data)
 
 
 @dataclass(frozen=True)
 class RegisteredModel:
-    source: str  # URL or path relative to the repository root
+    source: str  # URL, or path relative to the package folder (installed with it)
     size_mode: str  # the test-time path the weights were evaluated with (SPEC §3)
     description: str
     licence: str
@@ -45,7 +45,7 @@ MODELS: dict[str, RegisteredModel] = {
         "https://github.com/poppinace/indexnet_matting/raw/master/pretrained/indexnet_matting.pth.tar",
         "resize", "Lu et al., ICCV 2019 release, SAD 45.8", "non-commercial research use only"),
     "synthetic": RegisteredModel(
-        "checkpoints/indexnet_synthetic.pth", "pad",
+        "weights/indexnet_synthetic.pth", "pad",
         "this project: trained on the offline synthetic matting set (see checkpoints/README.md)", "MIT"),
 }
 DEFAULT_MODEL = "synthetic"
@@ -93,7 +93,7 @@ def resolve_source(source: str | os.PathLike, download: bool = True, progress: b
     if source in MODELS:
         source = MODELS[source].source
         if not urlparse(source).scheme:
-            source = str(REPO_ROOT / source)
+            source = str(PACKAGE_DIR / source)
     if urlparse(source).scheme in ("http", "https"):
         cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(source).path).name
         if cache.exists():

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .images import read_gray as read_alpha
+from .images import read_rgb, write_png
 from .model import IMAGENET_MEAN, IMAGENET_STD
 
 SPATIAL_KEYS = ("image", "alpha", "fg", "bg", "trimap")
@@ -314,22 +316,6 @@ def _pipeline(pipeline: str | Callable) -> Callable:
 # --- Datasets ------------------------------------------------------------------------------------
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """H x W x 3 uint8 RGB (grey images are expanded); FileNotFoundError names a missing file."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR) if Path(path).is_file() else None
-    if image is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def read_alpha(path: Path) -> np.ndarray:
-    """H x W uint8 alpha matte."""
-    alpha = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if Path(path).is_file() else None
-    if alpha is None:
-        raise FileNotFoundError(f"cannot read alpha matte {path}")
-    return alpha
-
-
 def _first_existing(directories: list[Path], name: str, what: str) -> Path:
     for directory in directories:
         if (directory / name).is_file():
@@ -471,16 +457,6 @@ class Comp1kTrainDataset(PipelineDataset):
 # --- Offline compositing -------------------------------------------------------------------------
 
 
-def _write_png_atomic(path: Path, rgb: np.ndarray) -> None:
-    """Write via a temporary file and os.replace, so an interrupted run leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    array = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
-    if not cv2.imwrite(str(tmp), array):
-        raise OSError(f"cannot write {tmp}")
-    os.replace(tmp, path)
-
-
 def composite_dataset_to_disk(
     root: str | Path, out_dir: str | Path | None = None, bg_dir: str | Path | None = None, bg_per_fg: int = 100
 ) -> Path:
@@ -502,8 +478,8 @@ def composite_dataset_to_disk(
             if item["fg"] != fg_path:  # consecutive items share a foreground: decode it once
                 fg_path, fg, alpha = item["fg"], read_rgb(item["fg"]), read_alpha(item["alpha"])
             bg = fit_background(read_rgb(item["bg"]), fg.shape)
-            _write_png_atomic(bg_path, bg)
-            _write_png_atomic(merged_path, composite(fg, bg, alpha))
+            write_png(bg_path, bg)
+            write_png(merged_path, composite(fg, bg, alpha))
         relative = lambda p: os.path.relpath(p, out_dir)  # noqa: E731
         entries.append(
             {

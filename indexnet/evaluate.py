@@ -26,40 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 
+from .images import images_by_stem, read_gray, read_rgb
 from .metrics import alpha_to_uint8, compute_metrics
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 METRICS = ("SAD", "MSE", "GRAD", "CONN")
-
-
-# ----------------------------------------------------------------------------------- reading files
-def _read(path: Path, flags: int, what: str) -> np.ndarray:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{what} not found: {path}")
-    # imdecode(fromfile) rather than imread: also reads paths OpenCV cannot open (non-ASCII on Windows).
-    array = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), flags)
-    if array is None:
-        raise ValueError(f"{what} {path} is not a readable image file")
-    return array
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """H x W x 3 uint8 RGB."""
-    return cv2.cvtColor(_read(path, cv2.IMREAD_COLOR, "image"), cv2.COLOR_BGR2RGB)
-
-
-def read_gray(path: Path, what: str = "alpha matte") -> np.ndarray:
-    """H x W uint8. Mattes stored as RGB with equal channels (or palette trimaps) read back exactly."""
-    return _read(path, cv2.IMREAD_GRAYSCALE, what)
-
-
-def _images_by_stem(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        raise FileNotFoundError(f"folder not found: {folder}")
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
 
 
 # ----------------------------------------------------------------------------------- datasets
@@ -97,8 +69,8 @@ class FolderDataset(_FileDataset):
 
     def __init__(self, root, image_dir: str = "image", alpha_dir: str = "alpha", trimap_dir: str = "trimap"):
         root = Path(root)
-        images = _images_by_stem(root / image_dir)
-        alphas, trimaps = _images_by_stem(root / alpha_dir), _images_by_stem(root / trimap_dir)
+        images = images_by_stem(root / image_dir)
+        alphas, trimaps = images_by_stem(root / alpha_dir), images_by_stem(root / trimap_dir)
         for what, folder, found in (("alpha matte", alpha_dir, alphas), ("trimap", trimap_dir, trimaps)):
             lacking = [str(images[s]) for s in images if s not in found]
             if lacking:
@@ -116,14 +88,14 @@ class AlphamattingDataset(_FileDataset):
     def __init__(self, root, names=None, trimap_dirs=("trimap1", "trimap2")):
         from .foregrounds import ALPHAMATTING_VAL
         root = Path(root)
-        images = _images_by_stem(root / "image")
+        images = images_by_stem(root / "image")
         names = ALPHAMATTING_VAL if names is None else names
         missing = [n for n in names if n not in images]
         if missing:
             raise FileNotFoundError(f"{root / 'image'} has no {', '.join(missing)}")
         items = []
         for trimap_dir in trimap_dirs:
-            alphas, trimaps = _images_by_stem(root / "alpha"), _images_by_stem(root / trimap_dir)
+            alphas, trimaps = images_by_stem(root / "alpha"), images_by_stem(root / trimap_dir)
             for n in names:
                 if n not in alphas or n not in trimaps:
                     raise FileNotFoundError(f"{n}: no alpha matte in {root / 'alpha'} or trimap in {root / trimap_dir}")
@@ -157,7 +129,7 @@ class Comp1kTestDataset(_FileDataset):
         if absent:
             raise FileNotFoundError(f"{root} is not a Composition-1k test set: no {', '.join(absent)} folder (looked "
                                     f"in it and its Combined_Dataset/Test_set/Adobe-licensed images subfolders)")
-        merged, alphas, trimaps = (_images_by_stem(dirs[w]) for w in ("merged", "alpha", "trimaps"))
+        merged, alphas, trimaps = (images_by_stem(dirs[w]) for w in ("merged", "alpha", "trimaps"))
         items = []
         for stem, image in merged.items():
             fg_stem = re.sub(r"_\d+$", "", stem)  # "<fg stem>_<background index>"
@@ -261,7 +233,7 @@ def evaluate(model, dataset, size_mode: str | None = None, save_preds=None, prog
             return predict(model, image, trimap, size_mode=size_mode)
 
     if save_preds is not None:
-        from .inference import write_png
+        from .images import write_png
     count = len(dataset) if limit is None else min(limit, len(dataset))
     rows = []
     for index in tqdm(range(count), desc="evaluate", unit="image", disable=not progress):
@@ -287,7 +259,9 @@ def add_evaluate_args(parser) -> None:
     parser.add_argument("--trimap-dir", default=None,
                         help="trimap folder of an image/alpha/trimap layout (e.g. trimap1)")
     parser.add_argument("--save-preds", default=None, help="folder for the 8-bit predicted mattes")
-    parser.add_argument("--size-mode", choices=("pad", "interp", "resize"), default=None,
+    from .inference import SIZE_MODES
+
+    parser.add_argument("--size-mode", choices=SIZE_MODES, default=None,
                         help="test-time size handling (default: the checkpoint's own)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
     parser.add_argument("--device", default="cpu")

@@ -29,8 +29,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from .data import composite, read_alpha, read_rgb
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from .images import IMAGE_SUFFIXES
 # The alphamatting.com low-res training split used here (shared/data/README.md): train on GT01-GT10,
 # validate on GT11-GT14.
 ALPHAMATTING_TRAIN = tuple(f"GT{i:02d}" for i in range(1, 11))
@@ -110,7 +109,7 @@ class RealForegrounds:
                 fg = read_rgb(path)
             else:
                 fg = estimate_foreground(image, alpha)
-                from .inference import write_png
+                from .images import write_png
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_png(path, fg)
             self.items.append((fg, alpha))

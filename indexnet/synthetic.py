@@ -43,7 +43,6 @@ test 100.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import cv2
 import numpy as np
@@ -658,26 +657,12 @@ class SyntheticMatting(torch.utils.data.Dataset):
         return make_sample(i, self.split, self.size)
 
 
-def _write_png(path: str, arr: np.ndarray) -> None:
-    """Write a PNG atomically: to a temporary file in the same folder, then rename over the target."""
-    d = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=d)
-    os.close(fd)
-    try:
-        img = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR) if arr.ndim == 3 else arr
-        if not cv2.imwrite(tmp, img):
-            raise OSError(f"cannot write {path}")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_split(split: str, out_dir: str, n: int | None = None, size: int = 320) -> str:
     """Write samples 0..n-1 of a split as a folder dataset: ``image/ alpha/ trimap/ fg/ bg/`` with PNGs
     named ``00000.png``… (the layout the evaluation runner reads). Returns ``out_dir``."""
     from tqdm import tqdm
+
+    from .images import write_png
 
     n = SPLIT_LENGTHS[split] if n is None else int(n)
     keys = ("image", "alpha", "trimap", "fg", "bg")
@@ -686,5 +671,5 @@ def save_split(split: str, out_dir: str, n: int | None = None, size: int = 320) 
     for i in tqdm(range(n), desc=f"synthetic {split}", unit="img"):
         s = make_sample(i, split, size)
         for k in keys:
-            _write_png(os.path.join(out_dir, k, f"{i:05d}.png"), s[k])
+            write_png(os.path.join(out_dir, k, f"{i:05d}.png"), s[k])
     return out_dir

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "checkpoints" / "indexnet_synthetic.pth"
+SHIPPED = REPO / "indexnet" / "weights" / "indexnet_synthetic.pth"
 GOLDEN = REPO.parent / "shared" / "golden" / "authors_random_checkpoint.pth.tar"
 MAX_FILE_SIZE = "1mb"
 
@@ -27,7 +27,7 @@ def _checkpoint() -> Path:
         return SHIPPED
     if GOLDEN.exists():
         return GOLDEN
-    pytest.skip("neither checkpoints/indexnet_synthetic.pth nor ../shared/golden/authors_random_checkpoint.pth.tar")
+    pytest.skip("neither indexnet/weights/indexnet_synthetic.pth nor ../shared/golden/authors_random_checkpoint.pth.tar")
 
 
 @pytest.fixture(scope="module")
@@ -136,13 +136,14 @@ def test_unusual_images_work(client, tmp_path, kind):
 
 
 def test_large_image_is_downscaled_and_matte_upscaled(client, app_module, tmp_path, monkeypatch):
+    import indexnet.inference
     seen = []
-    real = app_module.run_network
+    real = indexnet.inference._run
     monkeypatch.setattr(app_module, "MAX_SIDE", 64)
-    monkeypatch.setattr(app_module, "run_network", lambda m, i, t: seen.append(i.shape) or real(m, i, t))
+    monkeypatch.setattr(indexnet.inference, "_run", lambda m, x: seen.append(x.shape) or real(m, x))
     trimap = _trimap()
     alpha = _matte(client, _save(tmp_path, "big.png", _photo()), _save(tmp_path, "trimap.png", trimap))
-    assert seen == [(48, 64, 3)]
+    assert seen == [(64, 64, 4)]  # 48 x 64 ("pad" to a multiple of 32), not 120 x 160
     assert alpha.shape == (120, 160)
     assert (alpha[trimap == 255] == 255).all() and (alpha[trimap == 0] == 0).all()
 
@@ -155,12 +156,12 @@ BAD_INPUTS = {
                                                                           .astype(np.uint8))),
                    "no unknown (grey) pixels"),
     "text-as-image": (lambda t: ((t / "notes.png").write_text("hello") and str(t / "notes.png"),
-                                 _save(t, "b.png", _trimap())), "is not an image file"),
+                                 _save(t, "b.png", _trimap())), "is not a readable image file"),
     "truncated-png": (lambda t: ((t / "cut.png").write_bytes((lambda p: Path(p).read_bytes()[:600])(
         _save(t, "full.png", _photo()))) and str(t / "cut.png"), _save(t, "b.png", _trimap())),
                       "damaged"),
     "photo-as-trimap": (lambda t: (_save(t, "a.png", _photo()), _save(t, "b.png", _photo(seed=1))),
-                        "The trimap is a colour image"),
+                        "is a colour image"),
 }
 
 
@@ -244,6 +245,77 @@ def test_ui_warns_about_trimap_without_background(client, tmp_path):
     assert "no background (black) pixels" in info
 
 
+def test_matte_errors_name_no_ui_controls(client, tmp_path):
+    """/matte has no checkbox, tabs or settings: its messages must not send the caller looking for them."""
+    cases = [(_trimap(60, 80), "the same size"), (np.where(_trimap() == 128, 255, _trimap()).astype(np.uint8),
+                                                  "no unknown (grey) pixels")]
+    for trimap, words in cases:
+        with pytest.raises(AppError, match=re.escape(words)) as info:
+            _matte(client, _save(tmp_path, "a.png", _photo()), _save(tmp_path, "b.png", trimap))
+        assert not re.search(r"tick|'Resize|'Paint'|'Generate'|Settings", str(info.value)), str(info.value)
+
+
+def test_bad_background_colour_is_a_clear_error(client, tmp_path):
+    with pytest.raises(AppError, match=re.escape("'rgb(1,2)' is not a colour")):
+        client.predict(handle_file(_save(tmp_path, "a.png", _photo())),
+                       handle_file(_save(tmp_path, "b.png", _trimap())), None, "unknown", False, "default", 2048,
+                       "rgb(1,2)", None, api_name="/cut_out")
+
+
+def test_one_pixel_image_cuts_out(client, tmp_path):
+    """pymatting's foreground estimation divides by zero on a single pixel."""
+    out = client.predict(handle_file(_save(tmp_path, "dot.png", np.full((1, 1, 3), 200, np.uint8))),
+                         handle_file(_save(tmp_path, "dot_trimap.png", np.full((1, 1), 128, np.uint8))), None,
+                         "unknown", False, "default", 2048, "#ff0000", None, api_name="/cut_out")
+    with Image.open(out[0]["path"] if isinstance(out[0], dict) else out[0]) as im:
+        assert im.mode == "RGBA" and im.size == (1, 1)
+
+
+def _bomb_png(path) -> None:
+    """A valid PNG header declaring 30000 x 30000 pixels: Pillow refuses to open it (decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 30001))
+                     + chunk(b"IEND", b""))
+
+
+BAD_UPLOADS = {  # name: (write the file, words of the reader's message)
+    "text": (lambda p: p.write_text("hello"), "is not a readable image file"),
+    "zero-byte": (lambda p: p.write_bytes(b""), "is not a readable image file"),
+    "svg-named-png": (lambda p: p.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'),
+                      "is not a readable image file"),
+    "decompression-bomb": (_bomb_png, "far too large"),
+    "float-tiff-0-255": (lambda p: __import__("cv2").imwrite(str(p), np.full((120, 160, 3), 200, np.float32)),
+                         "float images must hold values in [0, 1]"),
+}
+
+
+@pytest.mark.parametrize("slot", ["photo", "trimap", "background"])
+@pytest.mark.parametrize("kind", BAD_UPLOADS)
+def test_bad_uploads_in_image_slots_get_the_readers_message(client, tmp_path, kind, slot):
+    """The gr.Image slots hand files to the package's reader undecoded: a file Gradio's own decoder chokes on
+    gets the reader's message, not a bare 'Error'."""
+    write, words = BAD_UPLOADS[kind]
+    bad = tmp_path / ("bad.tif" if kind.startswith("float") else "bad.png")
+    write(bad)
+    files = {"photo": _save(tmp_path, "a.png", _photo()), "trimap": _save(tmp_path, "b.png", _trimap()),
+             "background": None}
+    files[slot] = str(bad)
+    if slot == "trimap" and kind.startswith("float"):
+        words = "float trimaps must hold values in [0, 1]"
+    with pytest.raises(AppError, match=re.escape(words)):
+        client.predict(handle_file(files["photo"]), handle_file(files["trimap"]), None, "unknown", False,
+                       "default", 2048, "#ff0000", files["background"] and handle_file(files["background"]),
+                       api_name="/cut_out")
+    if slot == "photo":  # the upload's own event (the photo goes to the editors) says the same
+        with pytest.raises(AppError, match=re.escape(words)):
+            client.predict(handle_file(str(bad)), api_name="/load_image")
+
+
 def test_ui_resizes_trimap_when_asked(client, tmp_path):
     with pytest.raises(AppError, match="tick 'Resize the trimap"):
         _ui(client, tmp_path, _trimap(60, 80))
@@ -274,7 +346,7 @@ def test_painting_snaps_to_three_values_at_full_resolution(app_module):
     layer[40:42, 30:40] = [250, 250, 250, 20]  # a faint anti-aliased fringe: not painted
     value = {"background": np.zeros((h, w, 3), np.uint8), "layers": [layer], "composite": None}
     for unpainted, rest in (("unknown", 128), ("background", 0)):
-        tri = app_module.trimap_from_painting(value, (h, w), unpainted)
+        tri = app_module.painted_trimap(value, (h, w), unpainted)
         assert tri.shape == (h, w) and set(np.unique(tri)) <= {0, 128, 255}
         assert (tri[10:30, 10:30] == 255).all() and (tri[40:60, 10:30] == 128).all()
         assert (tri[70:80, 10:30] == 0).all() and (tri[85:, 65:] == rest).all()
@@ -284,36 +356,17 @@ def test_empty_painting_is_an_error(app_module):
     import gradio as gr
     value = {"background": np.zeros((10, 10, 3), np.uint8), "layers": [np.zeros((10, 10, 4), np.uint8)]}
     with pytest.raises(gr.Error, match="Nothing is painted"):
-        app_module.trimap_from_painting(value, (10, 10), "unknown")
+        app_module.painted_trimap(value, (10, 10), "unknown")
     with pytest.raises(gr.Error, match="Upload an image first"):
-        app_module.trimap_from_painting(None, (10, 10), "unknown")
+        app_module.painted_trimap(None, (10, 10), "unknown")
 
 
-def test_grabcut_trimap_finds_the_subject_with_a_band(app_module):
-    image = _photo(120, 160)
-    around = np.zeros((120, 160), bool)
-    around[15, 30:130] = around[105, 30:130] = around[15:105, 30] = around[15:105, 130] = True
-    hints = {"around": around, "subject": np.zeros_like(around), "background": np.zeros_like(around)}
-    tri = app_module.grabcut_trimap(image, hints, band=5)
-    truth = _trimap() > 0  # the disc
-    assert set(np.unique(tri)) == {0, 128, 255}
-    assert (tri[60, 80] == 255) and (tri[5, 5] == 0)
-    assert ((tri == 255) & ~truth).mean() < 0.02 and ((tri == 0) & (_trimap() == 255)).mean() < 0.02
-    assert 0.02 < (tri == 128).mean() < 0.25
-
-
-def test_check_trimap_messages(app_module):
-    import gradio as gr
-    with pytest.raises(gr.Error, match="no unknown"):
-        app_module.check_trimap(np.zeros((4, 4), np.uint8))
-    assert len(app_module.check_trimap(np.full((4, 4), 128, np.uint8))) == 2
-    assert app_module.check_trimap(_trimap()) == []
-
-
-def test_parse_colour(app_module):
-    np.testing.assert_allclose(app_module.parse_colour("#ff8000"), [1, 128 / 255, 0], atol=1e-6)
-    np.testing.assert_allclose(app_module.parse_colour("rgba(0, 255, 0, 0.5)"), [0, 1, 0])
-    np.testing.assert_allclose(app_module.parse_colour("#fff"), [1, 1, 1])
+def test_generate_tab_hints_become_a_trimap(app_module):
+    around = np.zeros((120, 160, 4), np.uint8)
+    around[15, 30:130] = around[105, 30:130] = around[15:105, 30] = around[15:105, 130] = [59, 130, 246, 255]
+    value = {"background": np.zeros((120, 160, 3), np.uint8), "layers": [around], "composite": None}
+    hints = app_module.hint_masks(value, (120, 160))
+    assert hints["around"].sum() == (around[..., 3] > 0).sum() and not hints["subject"].any()
 
 
 def test_examples_ship_with_their_trimaps(app_module):

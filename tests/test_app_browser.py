@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-SHIPPED = REPO / "checkpoints" / "indexnet_synthetic.pth"
+SHIPPED = REPO / "indexnet" / "weights" / "indexnet_synthetic.pth"
 GOLDEN = REPO.parent / "shared" / "golden" / "authors_random_checkpoint.pth.tar"
 ARTIFACTS = REPO / "artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

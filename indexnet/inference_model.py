@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import ASPP, DecoderStage, IndexBlock, IndexNetMatting, InvertedResidual
+from .model import ASPP, ENCODER_LAYERS, INDEXED_LAYERS, DecoderStage, IndexBlock, IndexNetMatting, InvertedResidual
 
 CHANNELS_LAST = torch.channels_last
 # Elements (float32) in the largest per-stripe tensor of a stage (8 MB): 1-2M was fastest at 1024² on a 2-core
@@ -368,16 +368,18 @@ class FastIndexNet(nn.Module):
         super().__init__()
         self.config = model.config
         self.stripe_elements = stripe_elements
+        # The layer list is the model's (ENCODER_LAYERS, INDEXED_LAYERS); layer0 runs inside index block 0.
+        assert INDEXED_LAYERS[0] == 0, "the stem is computed inside index block 0's stripes"
         (self.layer0,) = FusedConv.from_sequence(model.layer0)
-        for i in range(1, 8):
+        for i in range(1, len(ENCODER_LAYERS) + 1):
             setattr(self, f"layer{i}", FastLayer(*[FastInvertedResidual(b) for b in getattr(model, f"layer{i}")]))
-        for i in (0, 2, 3, 4, 6):
+        for i in INDEXED_LAYERS:
             setattr(self, f"index{i}", FastIndexBlock(getattr(model, f"index{i}")))
             # Pooling is 4·avgpool; the ×4 goes into the (linear, non-residual) first conv that reads it.
             getattr(self, f"layer{i + 1}")[0].scale_input(4.0)
         self.dconv_pp = FastASPP(model.dconv_pp) if isinstance(model.dconv_pp, ASPP) else \
             nn.Sequential(*FusedConv.from_sequence(model.dconv_pp))
-        for i in range(7):
+        for i in range(len(ENCODER_LAYERS)):  # one decoder stage per encoder layer below the last
             setattr(self, f"decoder_layer{i}", FastDecoderStage(getattr(model, f"decoder_layer{i}")))
         self.pred0, self.pred1 = FusedConv.from_sequence(model.pred[0]) + FusedConv.from_sequence(model.pred[1:])
         if self.pred0.weight.shape[0] == 1 and self.pred0.weight.shape[1] > 1:
@@ -397,27 +399,23 @@ class FastIndexNet(nn.Module):
                              f"got {tuple(x.shape)}")
         budget = self.stripe_elements
         x = x.to(self.layer0.weight.dtype).contiguous(memory_format=CHANNELS_LAST)
-        l0, x, y0 = self.index0(x, budget, stem=self.layer0)
-        l1 = self.layer1(x, budget)
-        l2, x, y2 = self.index2(self.layer2(l1, budget), budget)
-        l3, x, y3 = self.index3(self.layer3(x, budget), budget)
-        l4, x, y4 = self.index4(self.layer4(x, budget), budget)
-        l5 = self.layer5(x, budget)
-        l6, x, y6 = self.index6(self.layer6(l5, budget), budget)
-        x = self.dconv_pp(self.layer7(x, budget))
-        x = self.decoder_layer6(x, l6, y6, budget)
-        del l6, y6
-        x = self.decoder_layer5(x, l5, None, budget)
-        del l5
-        x = self.decoder_layer4(x, l4, y4, budget)
-        del l4, y4
-        x = self.decoder_layer3(x, l3, y3, budget)
-        del l3, y3
-        x = self.decoder_layer2(x, l2, y2, budget)
-        del l2, y2
-        x = self.decoder_layer1(x, l1, None, budget)
-        del l1
-        return self._stage0_and_head(x, l0, y0)
+        # Encoder: per layer, the decoder's skip feature and (indexed layers) the index maps y.
+        skip, x, y = self.index0(x, budget, stem=self.layer0)
+        skips = [(skip, y)]
+        for i in range(1, len(ENCODER_LAYERS)):
+            x = getattr(self, f"layer{i}")(x, budget)
+            if i in INDEXED_LAYERS:
+                skip, x, y = getattr(self, f"index{i}")(x, budget)
+                skips.append((skip, y))
+            else:
+                skips.append((x, None))
+        x = self.dconv_pp(getattr(self, f"layer{len(ENCODER_LAYERS)}")(x, budget))
+        # Decoder, deepest first; each skip feature is freed as soon as its stage has used it.
+        for i in range(len(skips) - 1, 0, -1):
+            skip, y = skips.pop()
+            x = getattr(self, f"decoder_layer{i}")(x, skip, y, budget)
+        del skip, y
+        return self._stage0_and_head(x, *skips.pop())
 
     def _stage0_and_head(self, x: torch.Tensor, skip: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Decoder stage 0 stripe by stripe, each stripe streamed through the head's two convs."""

@@ -1,4 +1,4 @@
-"""indexnet.fast: the inference-optimised network computes the eager model's function (raw outputs within
+"""indexnet.inference_model: the inference-optimised network computes the eager model's function (raw outputs within
 1e-4), never touches the model it was made from, and `predict`'s cache follows weight changes."""
 import copy
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from indexnet import IndexNetConfig, IndexNetMatting, predict
-from indexnet.fast import FastIndexNet, fast_model, forget, optimize_for_inference
+from indexnet.inference_model import FastIndexNet, fast_model, forget, optimize_for_inference
 
 TOL = 1e-4  # max abs difference of raw outputs (the golden parity tolerance)
 
