@@ -11,10 +11,9 @@ import torch
 pytest.importorskip("onnxruntime")
 import onnx  # noqa: E402
 
-from indexnet import load_model, predict, read_image, read_trimap  # noqa: E402
+from indexnet import export_onnx, load_model, predict, read_image, read_trimap  # noqa: E402
 from indexnet.inference import network_input  # noqa: E402
-from indexnet.onnx_export import (INPUT_NAME, OUTPUT_NAME, OnnxRuntimeModel, export_onnx,  # noqa: E402
-                                  onnx_session)
+from indexnet.onnx_export import INPUT_NAME, OUTPUT_NAME, OnnxRuntimeModel, onnx_session  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [(320, 320), (224, 352)]  # H x W, multiples of 32; the second not square
