@@ -41,7 +41,8 @@ from indexnet.checkpoint import DEFAULT_MODEL, CheckpointError, resolve_source
 from indexnet.compose import background, composite, cutout_rgba, estimate_foreground
 from indexnet.images import fit_within, read_array, to_rgb_uint8_or_float, to_uint8, write_png
 from indexnet.inference import alpha_to_uint8
-from indexnet.trimap import check_trimap, fit_trimap, read_trimap, trimap_from_painting, trimap_from_selection
+from indexnet.trimap import (check_trimap, fit_trimap, painted, read_trimap, trimap_from_painting,
+                             trimap_from_selection)
 
 try:  # Hugging Face ZeroGPU: a GPU is attached only inside functions decorated with spaces.GPU
     import spaces
@@ -76,7 +77,6 @@ PAINT_COLOURS = {"foreground": "#ffffff", "background": "#000000", "unknown": "#
 PAINT_OPACITY = 0.7
 # GrabCut hints: a loop (or box) around the subject, and optional corrections.
 HINT_COLOURS = {"around": "#3b82f6", "subject": "#22c55e", "background": "#ef4444"}
-PAINTED_ALPHA_MIN = 64  # layer pixels with less opacity count as unpainted (stroke anti-aliasing)
 
 
 # ----------------------------------------------------------------------------------------- models
@@ -212,7 +212,8 @@ def read_image_file(path, what: str = "image") -> tuple[np.ndarray, list[str]]:
     try:
         image = to_rgb_uint8_or_float(array)
     except ValueError as err:
-        raise _user_error(ValueError(f"the {what} {Path(str(path)).name} cannot be used: {err}"), "Unusable image") from err
+        message = ValueError(f"the {what} {Path(str(path)).name} cannot be used: {err}")
+        raise _user_error(message, "Unusable image") from err
     notes = []
     if array.ndim == 2:
         notes.append("grayscale image: processed as RGB")
@@ -234,10 +235,6 @@ def read_trimap_file(path) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ trimap input
-def _layer_mask(layer: np.ndarray) -> np.ndarray:
-    return layer[..., 3] >= PAINTED_ALPHA_MIN if layer.ndim == 3 and layer.shape[2] == 4 else np.ones(layer.shape[:2], bool)
-
-
 def _editor_layers(value, shape: tuple[int, int], what: str) -> list[np.ndarray]:
     """The painted layers of an ImageEditor value, at the image's full resolution (nearest-neighbour)."""
     if not value or value.get("background") is None:
@@ -257,8 +254,7 @@ def _editor_layers(value, shape: tuple[int, int], what: str) -> list[np.ndarray]
 def painted_trimap(value, shape: tuple[int, int], unpainted: str) -> np.ndarray:
     """The Paint tab's strokes -> trimap (indexnet.trimap.trimap_from_painting)."""
     try:
-        return trimap_from_painting(_editor_layers(value, shape, "paint the trimap"), shape, unpainted,
-                                    PAINTED_ALPHA_MIN)
+        return trimap_from_painting(_editor_layers(value, shape, "paint the trimap"), shape, unpainted)
     except ValueError as err:
         raise _user_error(err, "Empty trimap") from err
 
@@ -268,7 +264,7 @@ def hint_masks(value, shape: tuple[int, int]) -> dict[str, np.ndarray]:
     masks = {k: np.zeros(shape, bool) for k in HINT_COLOURS}
     palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in HINT_COLOURS.values()], np.float32)
     for layer in _editor_layers(value, shape, "draw around the subject"):
-        mask = _layer_mask(layer)
+        mask = painted(layer)
         if not mask.any() or layer.ndim != 3:
             continue
         rgb = layer[..., :3][mask].astype(np.float32)

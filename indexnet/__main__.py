@@ -70,7 +70,7 @@ def cmd_cutout(args) -> int:
     rgba = cutout(read_image(args.image), read_trimap(args.trimap), load_model(args.checkpoint, device=args.device),
                   size_mode=args.size_mode, max_side=args.max_side)
     write_png(args.out, rgba)
-    print(f"wrote {args.out} ({rgba.shape[1]}x{rgba.shape[0]} RGBA: colours by foreground estimation, alpha = the matte)")
+    print(f"wrote {args.out} ({rgba.shape[1]}x{rgba.shape[0]} RGBA: the matte as alpha, estimated foreground colours)")
     return 0
 
 
@@ -101,27 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m indexnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def matting_args(p, image: str, trimap: str, out: str) -> None:  # what predict and cutout both take
+        p.add_argument("--checkpoint", default=DEFAULT_MODEL, help="path, URL or registered name (default: %(default)s)")
+        p.add_argument("--image", required=True, help=image)
+        p.add_argument("--trimap", required=True, help=trimap)
+        p.add_argument("--out", required=True, help=out)
+        p.add_argument("--size-mode", choices=SIZE_MODES, default=None,
+                       help="test-time size handling (default: the checkpoint's own)")
+        p.add_argument("--device", default="cpu")
+
     p = sub.add_parser("predict", help="alpha matte(s) for an image + trimap, or two folders matched by file name")
-    p.add_argument("--checkpoint", default=DEFAULT_MODEL, help="path, URL or registered name (default: %(default)s)")
-    p.add_argument("--image", required=True, help="image file or folder")
-    p.add_argument("--trimap", required=True, help="trimap file or folder (same file names as the images)")
-    p.add_argument("--out", required=True, help="output PNG (or folder, for folder input)")
-    p.add_argument("--size-mode", choices=SIZE_MODES, default=None,
-                   help="test-time size handling (default: the checkpoint's own)")
-    p.add_argument("--device", default="cpu")
+    matting_args(p, "image file or folder", "trimap file or folder (same file names as the images)",
+                 "output PNG (or folder, for folder input)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("cutout", help="transparent RGBA PNG of the subject for an image + trimap (alpha = the "
                                       "matte, colours without the old background)")
-    p.add_argument("--checkpoint", default=DEFAULT_MODEL, help="path, URL or registered name (default: %(default)s)")
-    p.add_argument("--image", required=True, help="image file")
-    p.add_argument("--trimap", required=True, help="trimap file of the same size")
-    p.add_argument("--out", required=True, help="output .png file")
+    matting_args(p, "image file", "trimap file of the same size", "output .png file")
     p.add_argument("--max-side", type=int, default=None,
                    help="longest side processed; larger images are downscaled and the result upscaled back")
-    p.add_argument("--size-mode", choices=SIZE_MODES, default=None,
-                   help="test-time size handling (default: the checkpoint's own)")
-    p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_cutout)
 
     try:

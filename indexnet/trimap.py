@@ -25,6 +25,7 @@ from .images import fit_within, read_array, to_uint8
 # Erring towards "unknown" lets the network decide instead of forcing a wrong hard label.
 TRIMAP_BG_MAX = 16
 TRIMAP_FG_MIN = 239
+PAINTED_ALPHA_MIN = 64  # stroke pixels with less opacity count as unpainted (the anti-aliased fringe)
 GRABCUT_SIDE = 640  # GrabCut is slow: it runs at most this large, and its mask is upscaled smoothly
 NOT_A_TRIMAP = ("is a colour image. A trimap is grayscale: white = foreground, black = background, grey = "
                 "unknown. Was the photo given as the trimap?")
@@ -132,8 +133,15 @@ def check_trimap(trimap: np.ndarray) -> list[str]:
     return warnings
 
 
+def painted(layer: np.ndarray, alpha_min: int = PAINTED_ALPHA_MIN) -> np.ndarray:
+    """H x W bool: the pixels a stroke layer (RGBA; without alpha, all of it) paints."""
+    if layer.ndim == 3 and layer.shape[2] == 4:
+        return layer[..., 3] >= alpha_min
+    return np.ones(layer.shape[:2], bool)
+
+
 def trimap_from_painting(layers: list[np.ndarray], shape: tuple[int, int], unpainted: str = "unknown",
-                         painted_alpha_min: int = 64) -> np.ndarray:
+                         painted_alpha_min: int = PAINTED_ALPHA_MIN) -> np.ndarray:
     """Strokes (white / black / grey, any opacity) -> trimap {0, 128, 255} at `shape`.
 
     layers: H x W x 4 RGBA (or H x W x 3, all painted) arrays at the image's size; later ones paint over
@@ -145,8 +153,7 @@ def trimap_from_painting(layers: list[np.ndarray], shape: tuple[int, int], unpai
     trimap = np.full(shape, UNKNOWN if unpainted == "unknown" else 0, np.uint8)
     painted_any = False
     for layer in layers:
-        mask = layer[..., 3] >= painted_alpha_min if layer.ndim == 3 and layer.shape[2] == 4 else \
-            np.ones(layer.shape[:2], bool)
+        mask = painted(layer, painted_alpha_min)
         if not mask.any():
             continue
         painted_any = True

@@ -17,11 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def case():
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (45, 70, 3), dtype=np.uint8)
-    trimap = np.zeros((45, 70), np.uint8)
-    trimap[10:35, 15:55] = 128
-    trimap[18:27, 25:45] = 255
+    """A yellow disc (the subject) on a gradient, and a trimap with a band along its edge."""
+    yy, xx = np.mgrid[0:45, 0:70]
+    r = np.hypot(yy - 22, xx - 35)
+    image = np.stack([xx * 3, yy * 5, np.full_like(xx, 90)], axis=2).astype(np.uint8)
+    image[r < 14] = [240, 220, 60]
+    trimap = np.where(r < 10, 255, np.where(r < 18, 128, 0)).astype(np.uint8)
     return image, trimap
 
 
@@ -71,9 +72,10 @@ def test_cli_cutout(tmp_path, golden_dir, case):
     indexnet.write_png(tmp_path / "img.png", image)
     indexnet.write_png(tmp_path / "tri.png", trimap)
     ckpt = str(golden_dir / "authors_random_checkpoint.pth.tar")
-    run = lambda out: subprocess.run([sys.executable, "-m", "indexnet", "cutout", "--checkpoint", ckpt, "--image",  # noqa: E731
-                                      str(tmp_path / "img.png"), "--trimap", str(tmp_path / "tri.png"), "--out", out],
-                                     capture_output=True, text=True, cwd=REPO)
+    def run(out):
+        return subprocess.run([sys.executable, "-m", "indexnet", "cutout", "--checkpoint", ckpt, "--image",
+                               str(tmp_path / "img.png"), "--trimap", str(tmp_path / "tri.png"), "--out", out],
+                              capture_output=True, text=True, cwd=REPO)
     r = run(str(tmp_path / "cut.png"))
     assert r.returncode == 0, r.stderr
     expected = cutout(image, trimap, indexnet.load_model(ckpt))
