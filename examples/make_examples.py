@@ -1,7 +1,9 @@
 """Make the demo's examples: public-domain / CC0 photos that scikit-image ships, with trimaps made here.
 
-Each trimap comes from a rough selection (a box plus a few strokes, written below) through the app's own
-GrabCut + unknown-band generator. Run from the repository root: `python examples/make_examples.py`.
+Each trimap comes from a rough selection (a box plus a few strokes, written below) through the GrabCut +
+unknown-band generator the app uses (`indexnet.trimap`). Run from the repository root:
+`python examples/make_examples.py`. (The shipped trimaps were made before the band followed the training
+rule, `indexnet.data.trimap_with_band`; a rerun gives bands that differ by about a pixel.)
 """
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ from PIL import Image
 from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app import grabcut_trimap  # noqa: E402
+from indexnet.trimap import grabcut_mask, trimap_from_mask  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 
@@ -50,8 +52,8 @@ def main():
         h, w = image.shape[:2]
         around = np.zeros((h, w), bool)
         around[y0, x0:x1] = around[y1 - 1, x0:x1] = around[y0:y1, x0] = around[y0:y1, x1 - 1] = True
-        hints = {"around": around, "subject": strokes((h, w), subject), "background": strokes((h, w), background)}
-        trimap = grabcut_trimap(image, hints, band, iterations=8)
+        mask = grabcut_mask(image, around, strokes((h, w), subject), strokes((h, w), background), iterations=8)
+        trimap = trimap_from_mask(mask, band)
         Image.fromarray(image).save(OUT / f"{name}.jpg", quality=90)
         Image.fromarray(trimap).save(OUT / f"{name}_trimap.png", optimize=True)
         print(name, image.shape, {v: round(float((trimap == v).mean()), 3) for v in (0, 128, 255)})
