@@ -187,3 +187,22 @@ def test_files_are_read_upright_by_exif_orientation(tmp_path, orientation, uprig
     np.testing.assert_array_equal(read_trimap(tmp_path / "trimap.png"), upright(stored[..., 0]))
     PIL.Image.fromarray(stored).save(tmp_path / "plain.png")
     np.testing.assert_array_equal(read_image(tmp_path / "plain.png"), stored)
+
+
+def test_max_side_bounds_what_the_network_sees(authors_model, small_case, monkeypatch):
+    """A 45 x 70 image with max_side=32: the network sees 21 x 32 (padded to 32 x 32), the matte comes back at
+    45 x 70 with the known regions of the full-resolution trimap exact."""
+    import cv2
+
+    import indexnet.inference
+    image, trimap = small_case
+    seen, real = [], indexnet.inference._run
+    monkeypatch.setattr(indexnet.inference, "_run", lambda m, x: seen.append(x.shape[:2]) or real(m, x))
+    alpha = predict(authors_model, image, trimap, size_mode="pad", max_side=32)
+    assert seen == [(32, 32)] and alpha.shape == (45, 70)
+    assert (alpha[trimap == 255] == 1).all() and (alpha[trimap == 0] == 0).all()
+    small = predict(authors_model, cv2.resize(image, (32, 21), interpolation=cv2.INTER_AREA),
+                    cv2.resize(trimap, (32, 21), interpolation=cv2.INTER_NEAREST), size_mode="pad")
+    unknown = trimap == 128
+    np.testing.assert_allclose(alpha[unknown], np.clip(cv2.resize(small, (70, 45)), 0, 1)[unknown], atol=1e-6)
+    np.testing.assert_array_equal(predict(authors_model, image, trimap, max_side=70), predict(authors_model, image, trimap))
