@@ -1,7 +1,7 @@
 """Training throughput (samples/s) of one IndexNet training step: forward, matting loss, backward, Adam step.
 
-Four numeric setups, as `indexnet.train` can run them: eager fp32 (NCHW), channels-last fp32, bf16 autocast,
-bf16 autocast + channels-last; at 192² (batch 12, the synthetic recipe) and 320² (batch 4). Inputs are
+Numeric setups, as `indexnet.train` can run them: eager fp32 (NCHW), channels-last fp32, bf16 autocast,
+bf16 autocast + channels-last; and, on request, `torch.compile` of the model with and without bf16; at 192² (batch 12, the synthetic recipe) and 320² (batch 4). Inputs are
 synthetic random tensors (no data loading); the model is in the recipe's train mode (encoder BN frozen),
 with Adam over all parameters. Each setup gets one warm-up step, then `--steps` timed steps (fewer if
 `--budget` seconds run out; at least one). The setups alternate step by step, so load from other
@@ -18,7 +18,7 @@ them, so activations are not page-faulted in afresh every step); run once with a
 `--loader` also measures the data side: samples/s of the synthetic preset's real training stream (synthetic
 scene, IndexNet pipeline: trimap, crop, resize, flip, tensors) through a DataLoader with 0 and 2 workers.
 
-    .venv/bin/python benchmarks/bench_train.py [--steps 3] [--budget 600] [--setups fp32,cl,bf16,bf16-cl]
+    .venv/bin/python benchmarks/bench_train.py [--steps 3] [--budget 600] [--setups fp32,bf16,compile,bf16-compile]
                                                [--keep-freed-memory] [--loader]
 """
 from __future__ import annotations
@@ -38,10 +38,15 @@ import torch  # noqa: E402
 
 from indexnet.losses import matting_loss  # noqa: E402
 from indexnet.model import IndexNetMatting  # noqa: E402
-from indexnet.train import PRESETS, StreamSampler, build_datasets, keep_freed_memory, set_train_mode  # noqa: E402
+from indexnet.train import (PRESETS, StreamSampler, build_datasets, keep_freed_memory, native_bf16,  # noqa: E402
+                            set_train_mode)
 
-SETUPS = {"fp32": (False, False), "cl": (False, True), "bf16": (True, False), "bf16-cl": (True, True)}
-NAMES = {"fp32": "eager fp32", "cl": "channels-last fp32", "bf16": "bf16 autocast", "bf16-cl": "bf16 + channels-last"}
+# name -> (bf16 autocast, channels-last, torch.compile)
+SETUPS = {"fp32": (False, False, False), "cl": (False, True, False), "bf16": (True, False, False),
+          "bf16-cl": (True, True, False), "compile": (False, False, True), "bf16-compile": (True, False, True)}
+NAMES = {"fp32": "eager fp32", "cl": "channels-last fp32", "bf16": "bf16 autocast", "bf16-cl": "bf16 + channels-last",
+         "compile": "torch.compile fp32", "bf16-compile": "torch.compile + bf16 autocast"}
+DEFAULT_SETUPS = "fp32,cl,bf16,bf16-cl"  # the compiled ones take minutes to compile: ask for them
 
 
 def make_batch(batch: int, size: int, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -57,13 +62,15 @@ def make_batch(batch: int, size: int, seed: int = 0) -> dict[str, torch.Tensor]:
 
 class Setup:
     def __init__(self, name: str, batch: dict[str, torch.Tensor]):
-        self.bf16, self.channels_last = SETUPS[name]
+        self.bf16, self.channels_last, compiled = SETUPS[name]
         torch.manual_seed(0)
         self.model = IndexNetMatting()
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         set_train_mode(self.model, freeze_encoder_bn=True)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-4)
+        if compiled:  # inductor (C++ codegen on CPU); the warm-up step pays for the compilation
+            self.model = torch.compile(self.model)
         self.batch = batch
         self.x = batch["input"].contiguous(memory_format=torch.channels_last) if self.channels_last else batch["input"]
         self.times: list[float] = []
@@ -96,7 +103,7 @@ def loader_samples_per_s(workers: int, batches: int = 6) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default="192x12,320x4", help="SIZExBATCH, comma-separated")
-    ap.add_argument("--setups", default=",".join(SETUPS), help=f"some of {','.join(SETUPS)}")
+    ap.add_argument("--setups", default=DEFAULT_SETUPS, help=f"some of {','.join(SETUPS)} (default: %(default)s)")
     ap.add_argument("--steps", type=int, default=3, help="timed steps per setup (after one warm-up step)")
     ap.add_argument("--budget", type=float, default=600, help="seconds per case after warm-up; >= 1 step each")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -107,7 +114,8 @@ def main() -> None:
     kept = args.keep_freed_memory and keep_freed_memory()
     setups = args.setups.split(",")
     print(f"torch {torch.__version__}, {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
-          f"cpu capability {torch.backends.cpu.get_cpu_capability()}, load average {os.getloadavg()[0]:.1f}, "
+          f"cpu capability {torch.backends.cpu.get_cpu_capability()}, native bf16 {native_bf16(torch.device('cpu'))}, "
+          f"load average {os.getloadavg()[0]:.1f}, "
           f"keep freed memory: {kept}", file=sys.stderr)
     rows = []
     for case in args.cases.split(","):

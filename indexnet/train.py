@@ -46,6 +46,7 @@ class TrainConfig:
     fg_names: tuple[str, ...] = ("GT01", "GT02", "GT03", "GT04", "GT05", "GT06", "GT07", "GT08", "GT09", "GT10")
     object_photos: str | None = None  # photos with YOLO-segmentation outlines: the "objects" source
     object_outlines: str | None = None
+    fg_scale: tuple[float, ...] = (0.5, 1.5)  # random scale of real and object foregrounds (low, high)
     mix: dict = field(default_factory=lambda: {"real": 0.5, "holes": 0.15, "objects": 0.1, "synthetic": 0.25})
     crop_sizes: tuple[int, ...] = (320, 480, 640)
     out_size: int = 320
@@ -118,7 +119,7 @@ PRESETS: dict[str, TrainConfig] = {
                             out_dir="runs/real-gpu"),
     "real": TrainConfig(data="mix", pipeline="drawn", crop_sizes=(256, 320), out_size=256, batch_size=8,
                         iterations=100_000, lr=2e-3, encoder_lr_mult=0.05, milestones=(), ema_decay=0.995,
-                        init_weights="synthetic", bf16=None, val_every=100, checkpoint_every=25, num_workers=1,
+                        init_weights="synthetic", bf16=None, val_every=100, checkpoint_every=25, num_workers=1, fg_scale=(0.75, 2.0),
                         out_dir="runs/real"),
 }
 
@@ -267,7 +268,10 @@ def build_mix(cfg: TrainConfig):
             raise ValueError("the mix has 'objects' samples: set object_photos=<folder> and object_outlines=<folder "
                              "of YOLO segmentation .txt files>, or mix's objects weight to 0")
         objects = ObjectCutouts(cfg.object_photos, cfg.object_outlines)
-    return MattingMix(BackgroundBank(bg_dirs), real=real, objects=objects, mix=cfg.mix, seed=cfg.seed)
+    if len(cfg.fg_scale) != 2 or not 0 < cfg.fg_scale[0] <= cfg.fg_scale[1]:
+        raise ValueError(f"fg_scale must be [low, high] with 0 < low <= high, got {list(cfg.fg_scale)}")
+    return MattingMix(BackgroundBank(bg_dirs), real=real, objects=objects, mix=cfg.mix, seed=cfg.seed,
+                      scale_range=tuple(cfg.fg_scale))
 
 
 def build_val_dataset(cfg: TrainConfig):
