@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def matting_args(p, image: str, trimap: str, out: str) -> None:  # what predict and cutout both take
-        p.add_argument("--checkpoint", default=DEFAULT_MODEL, help="path, URL or registered name (default: %(default)s)")
+        p.add_argument("--checkpoint", default=DEFAULT_MODEL,
+                       help="path, URL or registered name (default: %(default)s)")
         p.add_argument("--image", required=True, help=image)
         p.add_argument("--trimap", required=True, help=trimap)
         p.add_argument("--out", required=True, help=out)

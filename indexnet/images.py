@@ -123,7 +123,8 @@ def to_rgb_uint8_or_float(image) -> np.ndarray:
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
-        raise ValueError(f"image must be H x W, H x W x 1, H x W x 3 (RGB) or H x W x 4 (RGBA); got shape {image.shape}")
+        raise ValueError(f"image must be H x W, H x W x 1, H x W x 3 (RGB) or H x W x 4 (RGBA); got shape "
+                         f"{image.shape}")
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
     image = image[..., :3]

@@ -27,7 +27,8 @@ def _checkpoint() -> Path:
         return SHIPPED
     if GOLDEN.exists():
         return GOLDEN
-    pytest.skip("neither indexnet/weights/indexnet_synthetic.pth nor ../shared/golden/authors_random_checkpoint.pth.tar")
+    pytest.skip("neither indexnet/weights/indexnet_synthetic.pth nor "
+                "../shared/golden/authors_random_checkpoint.pth.tar")
 
 
 @pytest.fixture(scope="module")

@@ -56,11 +56,10 @@ def test_one_reader_for_every_kind(tmp_path):
     assert read_image(tmp_path / "anim.gif").shape == (6, 5, 3)
 
 
-@pytest.mark.parametrize("content, words", [(b"", "not a readable image file"), (b"hello", "not a readable image file"),
-                                            (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "not a readable image file")])
-def test_unreadable_files_are_refused_clearly(tmp_path, content, words):
+@pytest.mark.parametrize("content", [b"", b"hello", b'<svg xmlns="http://www.w3.org/2000/svg"/>'])
+def test_unreadable_files_are_refused_clearly(tmp_path, content):
     (tmp_path / "x.png").write_bytes(content)
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises(ValueError, match="x.png is not a readable image file"):
         read_array(tmp_path / "x.png")
     with pytest.raises(FileNotFoundError):
         read_array(tmp_path / "missing.png")
