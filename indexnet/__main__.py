@@ -44,7 +44,8 @@ def cmd_predict(args) -> int:
     failures = []
     for img_path, tri_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="matting"):
         try:
-            alpha = predict(model, read_image(img_path), read_trimap(tri_path), size_mode=args.size_mode)
+            alpha = predict(model, read_image(img_path), read_trimap(tri_path), size_mode=args.size_mode,
+                            scale=args.scale, flip=args.flip)
             write_png(out_path, alpha_to_uint8(alpha))
         except Exception as err:  # noqa: BLE001 -- one bad file (or one too big for memory) must not cost the rest
             if len(pairs) == 1:
@@ -68,7 +69,7 @@ def cmd_cutout(args) -> int:
         print(f"error: --out {args.out}: a cut-out is written as an RGBA PNG; give it a .png name", file=sys.stderr)
         return 2
     rgba = cutout(read_image(args.image), read_trimap(args.trimap), load_model(args.checkpoint, device=args.device),
-                  size_mode=args.size_mode, max_side=args.max_side)
+                  size_mode=args.size_mode, max_side=args.max_side, scale=args.scale, flip=args.flip)
     write_png(args.out, rgba)
     print(f"wrote {args.out} ({rgba.shape[1]}x{rgba.shape[0]} RGBA: the matte as alpha, estimated foreground colours)")
     return 0
@@ -110,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--size-mode", choices=SIZE_MODES, default=None,
                        help="test-time size handling (default: the checkpoint's own)")
         p.add_argument("--device", default="cpu")
+        p.add_argument("--scale", type=float, default=None,
+                       help="run the network on the image resized by this factor (default: the checkpoint's own)")
+        p.add_argument("--flip", action="store_true", help="average with the mirrored image's matte (2x the time)")
 
     p = sub.add_parser("predict", help="alpha matte(s) for an image + trimap, or two folders matched by file name")
     matting_args(p, "image file or folder", "trimap file or folder (same file names as the images)",

@@ -244,8 +244,9 @@ def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.de
                download: bool = True, timeout: float = 60.0) -> IndexNetMatting:
     """An `IndexNetMatting` in eval mode from a path, URL or registered name (see `MODELS`).
 
-    The returned model carries `model.source` and `model.size_mode` (the test-time path its
-    weights were evaluated with; `predict` uses it when no `size_mode` is given).
+    The returned model carries `model.source`, `model.size_mode` (the test-time path its weights
+    were evaluated with; `predict` uses it when no `size_mode` is given) and `model.test_scale`
+    (the image scale `predict` runs it at when no `scale` is given: 1 unless the file's meta says).
     """
     device = available_device(device)  # before any download: a typo in the device should fail at once
     path = resolve_source(source, download=download, timeout=timeout)
@@ -262,6 +263,8 @@ def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.de
     registered = MODELS.get(str(source))
     model.size_mode = registered.size_mode if registered else {"authors": "resize", "mmagic": "interp"}.get(fmt, "pad")
     model.meta = obj.get("meta", {})
+    # The test-time scale our trained weights were measured best at (`predict`'s default `scale`).
+    model.test_scale = float(model.meta.get("test_scale", 1.0)) if isinstance(model.meta, dict) else 1.0
     return model.to(device).eval()
 
 

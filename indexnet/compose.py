@@ -48,10 +48,11 @@ def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.dstack([to_uint8(foreground), to_uint8(np.clip(alpha, 0, 1))])
 
 
-def cutout(image, trimap, model=None, size_mode: str | None = None, max_side: int | None = None) -> np.ndarray:
+def cutout(image, trimap, model=None, size_mode: str | None = None, max_side: int | None = None,
+           scale: float | None = None, flip: bool = False) -> np.ndarray:
     """Photo + trimap -> H x W x 4 uint8 RGBA cut-out: alpha = `predict`'s matte, colours from
     `estimate_foreground`. model: a loaded model, a path or registered name; None = the shipped weights.
-    max_side: longest side the network and the colour estimation see (see `predict`)."""
+    max_side: longest side the network and the colour estimation see; scale, flip: as `predict`'s."""
     from .checkpoint import DEFAULT_MODEL, load_model
     from .images import to_rgb_uint8_or_float
     from .inference import predict
@@ -59,7 +60,7 @@ def cutout(image, trimap, model=None, size_mode: str | None = None, max_side: in
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(DEFAULT_MODEL if model is None else model)
     image = to_rgb_uint8_or_float(image)
-    alpha = predict(model, image, trimap, size_mode=size_mode, max_side=max_side)
+    alpha = predict(model, image, trimap, size_mode=size_mode, max_side=max_side, scale=scale, flip=flip)
     return cutout_rgba(estimate_foreground(image, alpha, max_side), alpha)
 
 

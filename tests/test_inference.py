@@ -207,3 +207,46 @@ def test_max_side_bounds_what_the_network_sees(authors_model, small_case, monkey
     np.testing.assert_allclose(alpha[unknown], np.clip(cv2.resize(small, (70, 45)), 0, 1)[unknown], atol=1e-6)
     fits = predict(authors_model, image, trimap, max_side=70)
     np.testing.assert_array_equal(fits, predict(authors_model, image, trimap))
+
+
+def test_scale_runs_the_network_on_the_resized_image(authors_model, small_case, monkeypatch):
+    """scale=1.5: the network sees 68 x 105 (cubic up, trimap nearest), the matte comes back bilinearly at 45 x 70
+    with exact known regions; scale=1 and the model's default (no test_scale) are the plain path."""
+    import cv2
+
+    import indexnet.inference
+    image, trimap = small_case
+    seen, real = [], indexnet.inference._run
+    monkeypatch.setattr(indexnet.inference, "_run", lambda m, x: seen.append(x.shape[:2]) or real(m, x))
+    alpha = predict(authors_model, image, trimap, size_mode="pad", scale=1.5)
+    assert seen == [(96, 128)] and alpha.shape == (45, 70)  # 68 x 105 padded to multiples of 32
+    assert (alpha[trimap == 255] == 1).all() and (alpha[trimap == 0] == 0).all()
+    big = predict(authors_model, cv2.resize(image, (105, 68), interpolation=cv2.INTER_CUBIC),
+                  cv2.resize(trimap, (105, 68), interpolation=cv2.INTER_NEAREST), size_mode="pad")
+    unknown = trimap == 128
+    np.testing.assert_allclose(alpha[unknown], np.clip(cv2.resize(big, (70, 45)), 0, 1)[unknown], atol=1e-6)
+    assert not np.allclose(alpha, predict(authors_model, image, trimap, size_mode="pad"))
+    np.testing.assert_array_equal(predict(authors_model, image, trimap, scale=1.0), predict(authors_model, image, trimap))
+    # A model that carries a test scale (our trained weights) is run at it by default.
+    monkeypatch.setattr(authors_model, "test_scale", 1.5, raising=False)
+    np.testing.assert_array_equal(predict(authors_model, image, trimap, size_mode="pad"), alpha)
+    for bad in (0, -1, float("nan"), "2"):
+        with pytest.raises(ValueError, match="scale must be a positive number"):
+            predict(authors_model, image, trimap, scale=bad)
+
+
+def test_flip_averages_with_the_mirrored_matte(authors_model, small_case):
+    image, trimap = small_case
+    plain = predict(authors_model, image, trimap, size_mode="pad")
+    mirrored = predict(authors_model, image[:, ::-1], trimap[:, ::-1], size_mode="pad")[:, ::-1]
+    both = predict(authors_model, image, trimap, size_mode="pad", flip=True)
+    np.testing.assert_allclose(both, 0.5 * (plain + mirrored), atol=1e-6)
+    assert not np.allclose(both, plain)
+
+
+def test_load_model_reads_the_test_scale(tmp_path, authors_model):
+    from indexnet.checkpoint import load_model, save_checkpoint
+    save_checkpoint(tmp_path / "a.pth", authors_model, meta={"test_scale": 1.5})
+    save_checkpoint(tmp_path / "b.pth", authors_model)
+    assert load_model(tmp_path / "a.pth").test_scale == 1.5
+    assert load_model(tmp_path / "b.pth").test_scale == 1.0
