@@ -47,7 +47,7 @@ class TrainConfig:
     object_photos: str | None = None  # photos with YOLO-segmentation outlines: the "objects" source
     object_outlines: str | None = None
     fg_scale: tuple[float, ...] = (0.5, 1.5)  # random scale of real and object foregrounds (low, high)
-    mix: dict = field(default_factory=lambda: {"real": 0.5, "holes": 0.15, "objects": 0.1, "synthetic": 0.25})
+    mix: dict = field(default_factory=lambda: {"real": 0.45, "holes": 0.12, "objects": 0.08, "synthetic": 0.35})
     crop_sizes: tuple[int, ...] = (320, 480, 640)
     out_size: int = 320
     batch_size: int = 16  # global batch; split across DDP processes
