@@ -46,7 +46,8 @@ MODELS: dict[str, RegisteredModel] = {
         "resize", "Lu et al., ICCV 2019 release, SAD 45.8", "non-commercial research use only"),
     "synthetic": RegisteredModel(
         "weights/indexnet_synthetic.pth", "pad",
-        "this project: trained on the offline synthetic matting set (see checkpoints/README.md)", "MIT"),
+        "this project: trained on the offline synthetic matting set, then fine-tuned for real photographs "
+        "(see checkpoints/README.md)", "MIT"),
 }
 DEFAULT_MODEL = "synthetic"
 

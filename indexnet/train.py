@@ -63,6 +63,9 @@ class TrainConfig:
     ema_decay: float = 0.0  # > 0 keeps an exponential moving average of the weights (exported if set)
     bf16: bool | None = False  # bfloat16 autocast; None: where the hardware runs it natively (`native_bf16`)
     channels_last: bool = False
+    # torch.compile (inductor) of the training forward: ~2 min to compile, then at 256², batch 8 on a 2-core
+    # AVX-512 machine 5.27 -> 6.17 samples/s with bf16, 3.18 -> 4.11 in fp32 (benchmarks/bench_train.py)
+    compile: bool = False
     # "synthetic" (val split), "alphamatting:<root>" (GT11-GT14 x both trimaps) or any `evaluate.open_dataset` layout
     val_data: str | None = None
     val_trimap_dir: str | None = None
@@ -119,8 +122,8 @@ PRESETS: dict[str, TrainConfig] = {
                             out_dir="runs/real-gpu"),
     "real": TrainConfig(data="mix", pipeline="drawn", crop_sizes=(256, 320), out_size=256, batch_size=8,
                         iterations=100_000, lr=2e-3, encoder_lr_mult=0.05, milestones=(), ema_decay=0.995,
-                        init_weights="synthetic", bf16=None, val_every=100, checkpoint_every=25, num_workers=1, fg_scale=(0.75, 2.0),
-                        out_dir="runs/real"),
+                        init_weights="synthetic", bf16=None, compile=True, fg_scale=(0.75, 2.0), val_every=100,
+                        checkpoint_every=25, num_workers=1, out_dir="runs/real"),
 }
 
 
@@ -444,6 +447,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    if cfg.compile:  # shares the parameters: optimiser, EMA and checkpoints keep using `model`
+        net = torch.compile(net)
 
     if cfg.augment_on not in ("cpu", "device"):
         raise ValueError(f"augment_on must be 'cpu' or 'device', got {cfg.augment_on!r}")
