@@ -88,7 +88,10 @@ def predict(model: torch.nn.Module, image, trimap, size_mode: str | None = None,
     sh, sw = fit_within((max(1, round(h * scale)), max(1, round(w * scale))), max_side)
     if (sh, sw) != (h, w):
         interpolation = cv2.INTER_AREA if sh * sw < h * w else cv2.INTER_CUBIC
-        small, raw = predict(model, cv2.resize(image, (sw, sh), interpolation=interpolation),
+        resized = cv2.resize(image, (sw, sh), interpolation=interpolation)
+        if resized.dtype != np.uint8:  # cubic overshoots on float images (uint8 saturates)
+            resized = np.clip(resized, 0, 1)
+        small, raw = predict(model, resized,
                              cv2.resize(trimap, (sw, sh), interpolation=cv2.INTER_NEAREST), size_mode,
                              return_raw=True, scale=1.0, flip=flip)
         alpha = np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1).astype(np.float32)

@@ -250,3 +250,11 @@ def test_load_model_reads_the_test_scale(tmp_path, authors_model):
     save_checkpoint(tmp_path / "b.pth", authors_model)
     assert load_model(tmp_path / "a.pth").test_scale == 1.5
     assert load_model(tmp_path / "b.pth").test_scale == 1.0
+
+
+def test_scale_up_of_a_float_image_stays_in_range(authors_model, small_case):
+    """Cubic up-scaling overshoots [0, 1] on float images (16-bit files are read as floats): clipped, not refused."""
+    image, trimap = small_case
+    as_float = image.astype(np.float32) / 255
+    np.testing.assert_allclose(predict(authors_model, as_float, trimap, scale=1.5),
+                               predict(authors_model, image, trimap, scale=1.5), atol=0.02)
