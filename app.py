@@ -434,13 +434,16 @@ def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, r
     write_png(files[1], alpha8)
     total = time.perf_counter() - t0
 
-    ph, pw = fit_within((h, w), max_side)
+    scale = getattr(model, "test_scale", 1.0)  # what predict ran the network at (our weights: 1.5)
+    ph, pw = fit_within((max(1, round(h * scale)), max(1, round(w * scale))), max_side)
     size_text = f"{pw}×{ph}"
-    if (ph, pw) != (h, w):
-        size_text += (f" — the image ({w}×{h}) was downscaled to fit the {max_side} px limit and the matte "
-                      "upscaled back to full size")
-    else:
+    if (ph, pw) == (h, w):
         size_text += " (full resolution)"
+    elif max(ph, pw) == max_side and max(h, w) * scale > max_side:
+        size_text += (f" — the image ({w}×{h}) was downscaled to fit the {max_side} px limit and the matte "
+                      "resized back to full size")
+    else:
+        size_text += f" — the image ({w}×{h}) enlarged ×{scale:g} (these weights' test scale), matte resized back"
     unknown = (trimap == 128).mean()
     lines = [f"**Model:** {choice.label} · **Processing size:** {size_text}",
              f"**Time:** {total:.1f} s (network {t2 - t1:.1f} s, foreground colours {t3 - t2:.1f} s) · "

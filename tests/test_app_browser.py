@@ -103,7 +103,7 @@ def test_upload_run_paint_run(page):
     page.wait_for_selector("#trimap-in img", timeout=30_000)
     page.locator("#run-btn").click()
     info = _wait_for_result(page)
-    assert "512×512 (full resolution)" in info and "Time:" in info
+    assert "768×768 — the image (512×512) enlarged ×1.5" in info and "Time:" in info  # the weights' test scale
     outputs = ["#cutout", "#alpha", "#composite", "#preview"]
     page.wait_for_function(  # every output image decoded, so the screenshot shows them all
         """sels => sels.every(s => { const img = document.querySelector(s + ' img');
