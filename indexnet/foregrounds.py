@@ -28,8 +28,9 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from .compose import estimate_foreground
 from .data import composite, read_alpha, read_rgb
-from .images import IMAGE_SUFFIXES
+from .images import IMAGE_SUFFIXES, to_uint8, write_png
 # The alphamatting.com low-res training split used here (shared/data/README.md): train on GT01-GT10,
 # validate on GT11-GT14.
 ALPHAMATTING_TRAIN = tuple(f"GT{i:02d}" for i in range(1, 11))
@@ -40,16 +41,6 @@ DEFAULT_MIX = {"real": 0.45, "holes": 0.12, "objects": 0.08, "synthetic": 0.35}
 def cache_dir() -> Path:
     """Where estimated foreground colours are kept: $INDEXNET_CACHE or ~/.cache/indexnet."""
     return Path(os.environ.get("INDEXNET_CACHE", Path.home() / ".cache" / "indexnet"))
-
-
-def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Foreground colours F with image ≈ αF + (1-α)B, H x W x 3 uint8 (pymatting's multilevel
-    ``estimate_foreground_ml``, Germer et al. 2020). Needed to composite a photo's object onto a new
-    background: the photo's own colours at fractional α still contain its old background."""
-    from pymatting import estimate_foreground_ml
-
-    fg = estimate_foreground_ml(image.astype(np.float64) / 255.0, alpha.astype(np.float64) / 255.0)
-    return np.clip(np.round(fg * 255), 0, 255).astype(np.uint8)
 
 
 def list_images(folders) -> list[Path]:
@@ -107,9 +98,8 @@ class RealForegrounds:
             path = cache / f"{name}_{key}.png"
             if path.is_file():
                 fg = read_rgb(path)
-            else:
-                fg = estimate_foreground(image, alpha)
-                from .images import write_png
+            else:  # pymatting's multilevel estimator (Germer et al. 2020), as the cut-outs use
+                fg = to_uint8(estimate_foreground(image, alpha.astype(np.float32) / 255))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_png(path, fg)
             self.items.append((fg, alpha))
