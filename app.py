@@ -40,7 +40,7 @@ from indexnet import MODELS, load_model, predict
 from indexnet.checkpoint import DEFAULT_MODEL, CheckpointError, resolve_source
 from indexnet.compose import background, composite, cutout_rgba, estimate_foreground
 from indexnet.images import fit_within, read_array, to_rgb_uint8_or_float, to_uint8, write_png
-from indexnet.inference import alpha_to_uint8
+from indexnet.inference import alpha_to_uint8, network_size
 from indexnet.trimap import (check_trimap, fit_trimap, painted, read_trimap, trimap_from_painting,
                              trimap_from_selection)
 
@@ -435,7 +435,7 @@ def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, r
     total = time.perf_counter() - t0
 
     scale = getattr(model, "test_scale", 1.0)  # what predict ran the network at (our weights: 1.5)
-    ph, pw = fit_within((max(1, round(h * scale)), max(1, round(w * scale))), max_side)
+    ph, pw = network_size(model, (h, w), max_side=max_side)
     size_text = f"{pw}×{ph}"
     if (ph, pw) == (h, w):
         size_text += " (full resolution)"

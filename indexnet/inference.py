@@ -79,13 +79,10 @@ def predict(model: torch.nn.Module, image, trimap, size_mode: str | None = None,
     size_mode = size_mode or getattr(model, "size_mode", "pad")
     if size_mode not in SIZE_MODES:
         raise ValueError(f"size_mode must be one of {SIZE_MODES}, got {size_mode!r}")
-    scale = getattr(model, "test_scale", 1.0) if scale is None else scale
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive number (1 = the image's own size), got {scale!r}")
     image = to_rgb_uint8_or_float(image)
     h, w = image.shape[:2]
     trimap = normalize_trimap(trimap, (h, w))
-    sh, sw = fit_within((max(1, round(h * scale)), max(1, round(w * scale))), max_side)
+    sh, sw = network_size(model, (h, w), scale, max_side)
     if (sh, sw) != (h, w):
         interpolation = cv2.INTER_AREA if sh * sw < h * w else cv2.INTER_CUBIC
         resized = cv2.resize(image, (sw, sh), interpolation=interpolation)
@@ -105,6 +102,17 @@ def predict(model: torch.nn.Module, image, trimap, size_mode: str | None = None,
     alpha[trimap == 255] = 1
     alpha[trimap == 0] = 0
     return (alpha, raw) if return_raw else alpha
+
+
+def network_size(model: torch.nn.Module, shape: tuple[int, int], scale: float | None = None,
+                 max_side: int | None = None) -> tuple[int, int]:
+    """(H, W) of the image `predict` hands the network (before padding to multiples of 32): the image
+    resized by `scale` (None: `model.test_scale`, else 1), then fitted within `max_side`."""
+    scale = getattr(model, "test_scale", 1.0) if scale is None else scale
+    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number (1 = the image's own size), got {scale!r}")
+    h, w = shape[:2]
+    return fit_within((max(1, round(h * scale)), max(1, round(w * scale))), max_side)
 
 
 def _alpha_from_network(model: torch.nn.Module, x: np.ndarray, size_mode: str) -> tuple[np.ndarray, np.ndarray]:
