@@ -39,8 +39,9 @@ def make_window(base, index: int, window: int, seed: int) -> np.ndarray:
     """Window `index`: (window, window, 8) uint8 = fg RGB, bg RGB, alpha, trimap."""
     from .data import crop_around_unknown, trimap_like_drawn
     rng = np.random.default_rng([seed, 11, index])
-    sample = base[index]
-    sample = dict(sample, trimap=trimap_like_drawn(sample["alpha"], rng))
+    sample = dict(base[index])
+    hand_trimap = sample.pop("hand_trimap", None)  # a trimap a person drew for a real photo: kept, as drawn_pipeline
+    sample["trimap"] = trimap_like_drawn(sample["alpha"], rng) if hand_trimap is None else hand_trimap
     sample = crop_around_unknown(sample, rng, crop_sizes=(window,), out_size=window)
     return np.concatenate([sample["fg"], sample["bg"], sample["alpha"][..., None], sample["trimap"][..., None]], 2)
 

@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 from .compose import estimate_foreground
 from .data import composite, read_alpha, read_rgb
 from .images import IMAGE_SUFFIXES, to_uint8, write_png
+from .trimap import normalize_trimap
 # The alphamatting.com low-res training split used here (shared/data/README.md): train on GT01-GT10,
 # validate on GT11-GT14.
 ALPHAMATTING_TRAIN = tuple(f"GT{i:02d}" for i in range(1, 11))
@@ -84,12 +85,14 @@ class BackgroundBank:
 class RealForegrounds:
     """(foreground colours, alpha) of photos with ground-truth mattes: ``root/image/<name>.png`` and
     ``root/alpha/<name>.png`` (the alphamatting.com layout). Foreground colours are estimated once
-    per photo and cached under ``cache_dir()/foregrounds`` by the content's hash."""
+    per photo and cached under ``cache_dir()/foregrounds`` by the content's hash. ``hand_trimaps[i]``
+    lists the photo's trimaps drawn by people (``root/trimap*/<name>.png``; empty if there are none)."""
 
     def __init__(self, root, names=ALPHAMATTING_TRAIN, cache: Path | None = None):
         root = Path(root)
         cache = (cache or cache_dir()) / "foregrounds"
-        self.items = []
+        self.items, self.hand_trimaps = [], []
+        trimap_dirs = sorted(p for p in root.glob("trimap*") if p.is_dir())
         for name in names:
             image, alpha = read_rgb(_find_image(root / "image", name)), read_alpha(_find_image(root / "alpha", name))
             if alpha.shape != image.shape[:2]:
@@ -103,6 +106,12 @@ class RealForegrounds:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_png(path, fg)
             self.items.append((fg, alpha))
+            trimaps = [normalize_trimap(read_alpha(path)) for path in (_find_image(d, name, required=False)
+                                                                       for d in trimap_dirs) if path]
+            for trimap in trimaps:
+                if trimap.shape != alpha.shape:
+                    raise ValueError(f"{name}: a trimap is {trimap.shape[::-1]} (WxH), the alpha {alpha.shape[::-1]}")
+            self.hand_trimaps.append(trimaps)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -111,10 +120,12 @@ class RealForegrounds:
         return self.items[index]
 
 
-def _find_image(folder: Path, stem: str) -> Path:
+def _find_image(folder: Path, stem: str, required: bool = True) -> Path | None:
     for suffix in IMAGE_SUFFIXES:
         if (folder / f"{stem}{suffix}").is_file():
             return folder / f"{stem}{suffix}"
+    if not required:
+        return None
     raise FileNotFoundError(f"no image named {stem} ({'/'.join(IMAGE_SUFFIXES)}) in {folder}")
 
 
@@ -165,14 +176,30 @@ def _polygon_area(poly: np.ndarray) -> float:
 # --- Foregrounds full of holes --------------------------------------------------------------------
 
 
-def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A size x size foreground with many holes, drawn at 4x and area-downsampled (anti-aliased):
-    leafy branches (thin stems with leaves), hanging strings or yarn, or a sheet punched with holes
-    (mesh, lattice, lace). ``texture`` (any H x W x 3 uint8 photo) gives the colours, so the
-    foreground's content is real. Returns (fg colours, alpha), uint8."""
+HOLEY_KINDS = {"branches": 0.25, "strings": 0.15, "sheet": 0.15, "foliage": 0.3, "fibres": 0.15}
+
+
+def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray,
+                     kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A size x size foreground with many holes, drawn at 4x and area-downsampled (anti-aliased).
+
+    kind (None: drawn at random with the weights in ``HOLEY_KINDS``):
+    * "branches": thin stems with small leaves; "strings": hanging strings or yarn; "sheet": a sheet
+      punched with holes (mesh, lattice, lace) — one colour field, textured by ``texture``;
+    * "foliage": a dense plant of long pointed leaves, each its own shade, overlapping (GT13's class:
+      the network called shaded leaves "background" inside wide unknown regions);
+    * "fibres": a solid body with hundreds of thin curved strands growing out of its edge (GT11's
+      class: a thistle, fur, frayed yarn), the strands a different colour from the body.
+    ``texture`` (any H x W x 3 uint8 photo) gives the colours and their grain, so the content is real;
+    pass a crop of the background itself for foreground and background of the same palette.
+    Returns (fg colours, alpha), uint8."""
     ss, S = 4, size * 4
+    kind = kind or str(rng.choice(list(HOLEY_KINDS), p=list(HOLEY_KINDS.values())))
+    if kind not in HOLEY_KINDS:
+        raise ValueError(f"unknown holey foreground kind {kind!r}: expected one of {sorted(HOLEY_KINDS)}")
+    if kind in ("foliage", "fibres"):
+        return _painted_foreground(rng, size, texture, kind)
     canvas = np.zeros((S, S), np.uint8)
-    kind = rng.choice(["branches", "strings", "sheet"], p=[0.5, 0.25, 0.25])
     if kind == "branches":
         for _ in range(int(rng.integers(2, 7))):
             _draw_branch(rng, canvas, (rng.uniform(0.1, 0.9) * S, S * rng.uniform(0.8, 1.1)),
@@ -219,6 +246,86 @@ def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray) -
     return fg, alpha
 
 
+def _palette(rng: np.random.Generator, texture: np.ndarray, n: int) -> np.ndarray:
+    """n RGB colours (float32, 0-255): foliage greens and yellows, or pixels of the texture photo
+    (then foreground and background can share a palette, as GT13's yellow leaves on sand do)."""
+    if rng.random() < 0.55:
+        hsv = np.stack([rng.uniform(18, 80, n), rng.uniform(50, 230, n), rng.uniform(90, 235, n)], 1)
+        return cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0].astype(np.float32)
+    pixels = texture.reshape(-1, 3)
+    return pixels[rng.integers(len(pixels), size=n)].astype(np.float32)
+
+
+def _painted_foreground(rng, size: int, texture: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Foliage or fibres: many parts painted back to front at 4x, each in its own colour, then
+    area-downsampled; colours are un-premultiplied, so edges between two parts mix their colours and
+    edges against the background keep the part's own colour (as a real foreground has)."""
+    ss, S = 4, size * 4
+    rgb = np.zeros((S, S, 3), np.float32)
+    mask = np.zeros((S, S), np.uint8)
+    palette = _palette(rng, texture, 6)
+    if kind == "foliage":
+        for _ in range(int(rng.integers(1, 4))):  # clumps growing from below the window
+            base = np.array([rng.uniform(0.1, 0.9) * S, rng.uniform(0.75, 1.15) * S])
+            spread, tilt = rng.uniform(0.4, 1.2), rng.normal(0, 0.3)
+            for _ in range(int(rng.integers(30, 140))):
+                angle = -np.pi / 2 + tilt + rng.normal(0, spread)
+                start = base + np.array([np.cos(angle), np.sin(angle)]) * rng.uniform(0, 0.7) * S
+                start += rng.normal(0, 0.05 * S, 2)
+                angle += rng.normal(0, 0.6)
+                length = rng.uniform(15, 120) * ss
+                width = length * rng.uniform(0.06, 0.28)
+                t = np.linspace(0, 1, 16)[:, None]
+                direction = np.array([np.cos(angle), np.sin(angle)])
+                normal = np.array([-direction[1], direction[0]])
+                axis = start + length * t * direction + rng.normal(0, 0.25) * length * t ** 2 * normal
+                half = width / 2 * np.sin(np.pi * np.clip(t, 0, 1) ** 0.7)
+                outline = np.concatenate([axis + half * normal, (axis - half * normal)[::-1]])
+                colour = palette[int(rng.integers(len(palette)))] * rng.uniform(0.4, 1.25)
+                pts = [np.round(outline).astype(np.int32)]
+                cv2.fillPoly(rgb, pts, np.clip(colour, 0, 255).tolist())
+                cv2.fillPoly(mask, pts, 255)
+                if rng.random() < 0.6:  # the midrib, lighter or darker than the blade
+                    cv2.polylines(rgb, [np.round(axis[:-3]).astype(np.int32)], False,
+                                  np.clip(colour * rng.uniform(0.7, 1.3), 0, 255).tolist(), max(1, ss // 2))
+    else:
+        body = np.zeros((S, S), np.uint8)
+        for _ in range(int(rng.integers(1, 5))):  # a lumpy body, mostly off-centre
+            cv2.ellipse(body, (int(rng.uniform(0.2, 0.8) * S), int(rng.uniform(0.3, 1.0) * S)),
+                        (int(rng.uniform(0.15, 0.4) * S), int(rng.uniform(0.15, 0.4) * S)),
+                        rng.uniform(0, 180), 0, 360, 255, -1)
+        rgb[body > 0] = palette[0]
+        mask |= body
+        contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        edge = np.concatenate([c[:, 0] for c in contours]).astype(np.float32)
+        centre = edge.mean(0)
+        strand_colours = palette[1:] * rng.uniform(0.6, 1.3, (len(palette) - 1, 1))
+        for _ in range(int(rng.integers(80, 400))):
+            point = edge[int(rng.integers(len(edge)))]
+            outward = point - centre
+            angle = np.arctan2(outward[1], outward[0]) + rng.normal(0, 0.5)
+            length, curl = rng.uniform(8, 80) * ss, rng.normal(0, 0.15)
+            points = [point - 6 * ss * np.array([np.cos(angle), np.sin(angle)])]  # rooted inside the body
+            for _ in range(max(2, int(length / (4 * ss)))):
+                angle += curl + rng.normal(0, 0.12)
+                points.append(points[-1] + 4 * ss * np.array([np.cos(angle), np.sin(angle)]))
+            width = max(1, int(round(rng.uniform(0.25, 1.6) * ss)))
+            colour = strand_colours[int(rng.integers(len(strand_colours)))] * rng.uniform(0.8, 1.2)
+            line = [np.round(np.array(points)).astype(np.int32)]
+            cv2.polylines(rgb, line, False, np.clip(colour, 0, 255).tolist(), width)
+            cv2.polylines(mask, line, False, 255, width)
+    coverage = cv2.resize(mask.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_AREA)
+    premultiplied = cv2.resize(rgb * (mask[..., None] > 0), (size, size), interpolation=cv2.INTER_AREA)
+    fg = premultiplied / np.maximum(coverage, 1e-3)[..., None]
+    # The photo's grain and a slow light falloff over the plant: flat-coloured parts look drawn.
+    grain = cv2.resize(cv2.cvtColor(texture, cv2.COLOR_RGB2GRAY), (size, size),
+                       interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    grain = grain / max(float(grain.mean()), 1.0)
+    light = cv2.resize(rng.uniform(0.7, 1.2, (3, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    fg *= ((1 + rng.uniform(0.1, 0.6) * (grain - 1)) * light)[..., None]
+    return np.clip(fg, 0, 255).astype(np.uint8), to_uint8(coverage)
+
+
 def _draw_branch(rng, canvas, start, angle, length, ss, depth):
     """A stem as a jittered polyline, with leaves (rotated ellipses) and side branches (recursive)."""
     S = canvas.shape[0]
@@ -255,12 +362,12 @@ def jitter_colours(rng: np.random.Generator, fg: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB_FULL)
 
 
-def window_around_edge(rng, fg: np.ndarray, alpha: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+def window_around_edge(rng, alpha: np.ndarray, side: int) -> tuple[slice, slice]:
     """A side x side window (or the whole of a smaller image) centred near a random fractional-alpha
     pixel: what the training crop will need, so compositing and trimaps cost a window, not a photo."""
     h, w = alpha.shape
     if h <= side and w <= side:
-        return fg, alpha
+        return slice(0, h), slice(0, w)
     rows, cols = np.nonzero((alpha > 0) & (alpha < 255))
     if len(rows):
         i = int(rng.integers(len(rows)))
@@ -269,8 +376,7 @@ def window_around_edge(rng, fg: np.ndarray, alpha: np.ndarray, side: int) -> tup
         cy, cx = h // 2, w // 2
     top = int(np.clip(cy - side // 2, 0, max(0, h - side)))
     left = int(np.clip(cx - side // 2, 0, max(0, w - side)))
-    box = (slice(top, top + side), slice(left, left + side))
-    return np.ascontiguousarray(fg[box]), np.ascontiguousarray(alpha[box])
+    return slice(top, top + side), slice(left, left + side)
 
 
 class MattingMix(Dataset):
@@ -283,12 +389,16 @@ class MattingMix(Dataset):
     ``window`` px around the edge, inside which the pipeline draws the trimap and its crop. A fraction
     ``synthetic_own_background`` of the synthetic samples keep the scene they were made with, so that
     fine-tuning for photos does not unlearn the synthetic set (its test split is a release criterion).
+    A fraction ``hand_trimaps`` of the real samples keep a trimap a person drew for the photo (scaled,
+    flipped and cropped with it) as ``hand_trimap``, which the "drawn" pipeline uses instead of drawing
+    one: the test-time trimaps' own style. A fraction ``same_palette`` of the holey foregrounds are composited onto the photo that coloured
+    them: foreground and background of one palette, where colour alone cannot tell them apart.
     """
 
     def __init__(self, backgrounds: BackgroundBank, real: RealForegrounds | None = None,
                  objects: ObjectCutouts | None = None, mix: dict | None = None, seed: int = 0,
                  scale_range: tuple[float, float] = (0.5, 1.5), window: int = 640, length: int = 1_000_000,
-                 synthetic_own_background: float = 0.5):
+                 synthetic_own_background: float = 0.5, same_palette: float = 0.3, hand_trimaps: float = 0.5):
         self.backgrounds, self.real, self.objects = backgrounds, real, objects
         mix = dict(DEFAULT_MIX if mix is None else mix)
         for name, source in (("real", real), ("objects", objects)):
@@ -304,6 +414,7 @@ class MattingMix(Dataset):
         self.names, self.p = names, weights / weights.sum()
         self.seed, self.scale_range, self.window, self.length = seed, scale_range, window, length
         self.synthetic_own_background = synthetic_own_background
+        self.same_palette, self.hand_trimaps = same_palette, hand_trimaps
 
     def __len__(self) -> int:
         return self.length
@@ -314,15 +425,23 @@ class MattingMix(Dataset):
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, 7, int(index)])
         source = self.source_of(rng)
+        same_palette = hand_trimap = None
         if source == "real":
-            fg, alpha = self.real[int(rng.integers(len(self.real)))]
+            k = int(rng.integers(len(self.real)))
+            fg, alpha = self.real[k]
+            trimaps = self.real.hand_trimaps[k] if hasattr(self.real, "hand_trimaps") else []
+            if trimaps and rng.random() < self.hand_trimaps:
+                hand_trimap = trimaps[int(rng.integers(len(trimaps)))]
         elif source == "objects":
             fg, alpha = self.objects[int(rng.integers(len(self.objects)))]
             side = max(fg.shape[:2])  # objects come in every size: bring them to 250-700 px
             fg, alpha = _scale(fg, alpha, rng.uniform(250, 700) / side)
         elif source == "holes":
-            texture = self.backgrounds.random(rng, 320, 320)
-            fg, alpha = holey_foreground(rng, int(rng.integers(320, 513)), texture)
+            side = int(rng.integers(320, 513))
+            texture = self.backgrounds.random(rng, side, side)
+            fg, alpha = holey_foreground(rng, side, texture)
+            if rng.random() < self.same_palette:  # the texture's photo, turned round, is the background
+                same_palette = np.ascontiguousarray(texture[::-1, ::-1])
         else:
             from .synthetic import SPLIT_LENGTHS, make_sample
             sample = make_sample(int(rng.integers(SPLIT_LENGTHS["train"])), "train", 320)
@@ -331,15 +450,23 @@ class MattingMix(Dataset):
                 return dict(sample, source=source)
         if source in ("real", "objects"):
             fg, alpha = _scale(fg, alpha, rng.uniform(*self.scale_range))
+            if hand_trimap is not None:
+                hand_trimap = cv2.resize(hand_trimap, alpha.shape[::-1], interpolation=cv2.INTER_NEAREST)
         if rng.random() < 0.5:
             fg, alpha = fg[:, ::-1], alpha[:, ::-1]
-        fg, alpha = window_around_edge(rng, np.ascontiguousarray(fg), np.ascontiguousarray(alpha), self.window)
+            hand_trimap = None if hand_trimap is None else hand_trimap[:, ::-1]
+        box = window_around_edge(rng, alpha, self.window)
+        fg, alpha = np.ascontiguousarray(fg[box]), np.ascontiguousarray(alpha[box])
         if rng.random() < 0.8:
             fg = jitter_colours(rng, fg)
-        bg = self.backgrounds.random(rng, *alpha.shape)
+        bg = self.backgrounds.random(rng, *alpha.shape) if same_palette is None else \
+            cv2.resize(same_palette, alpha.shape[::-1], interpolation=cv2.INTER_LINEAR)
         if rng.random() < 0.25:  # shallow depth of field behind the subject
             bg = cv2.GaussianBlur(bg, (0, 0), rng.uniform(1, 4))
-        return {"image": composite(fg, bg, alpha), "alpha": alpha, "fg": fg, "bg": bg, "source": source}
+        sample = {"image": composite(fg, bg, alpha), "alpha": alpha, "fg": fg, "bg": bg, "source": source}
+        if hand_trimap is not None:
+            sample["hand_trimap"] = np.ascontiguousarray(hand_trimap[box])
+        return sample
 
 
 def _scale(fg: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:

@@ -48,6 +48,8 @@ class TrainConfig:
     object_outlines: str | None = None
     fg_scale: tuple[float, ...] = (0.5, 1.5)  # random scale of real and object foregrounds (low, high)
     mix: dict = field(default_factory=lambda: {"real": 0.45, "holes": 0.12, "objects": 0.08, "synthetic": 0.35})
+    hand_trimaps: float = 0.5  # share of real samples that keep a trimap a person drew (fg_dir/trimap*/)
+    same_palette: float = 0.3  # share of holey foregrounds composited onto the photo that coloured them
     crop_sizes: tuple[int, ...] = (320, 480, 640)
     out_size: int = 320
     batch_size: int = 16  # global batch; split across DDP processes
@@ -274,7 +276,7 @@ def build_mix(cfg: TrainConfig):
     if len(cfg.fg_scale) != 2 or not 0 < cfg.fg_scale[0] <= cfg.fg_scale[1]:
         raise ValueError(f"fg_scale must be [low, high] with 0 < low <= high, got {list(cfg.fg_scale)}")
     return MattingMix(BackgroundBank(bg_dirs), real=real, objects=objects, mix=cfg.mix, seed=cfg.seed,
-                      scale_range=tuple(cfg.fg_scale))
+                      scale_range=tuple(cfg.fg_scale), hand_trimaps=cfg.hand_trimaps, same_palette=cfg.same_palette)
 
 
 def build_val_dataset(cfg: TrainConfig):
