@@ -294,18 +294,25 @@ def _painted_foreground(rng, size: int, texture: np.ndarray, kind: str) -> tuple
             cv2.ellipse(body, (int(rng.uniform(0.2, 0.8) * S), int(rng.uniform(0.3, 1.0) * S)),
                         (int(rng.uniform(0.15, 0.4) * S), int(rng.uniform(0.15, 0.4) * S)),
                         rng.uniform(0, 180), 0, 360, 255, -1)
-        rgb[body > 0] = palette[0]
-        mask |= body
         contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         edge = np.concatenate([c[:, 0] for c in contours]).astype(np.float32)
         centre = edge.mean(0)
+        # Often the solid core stops well inside the outline and the rim is a dense tangle of strands with
+        # the background showing between them (GT11's thistle, a mass of hair), not a body with a fringe.
+        rim = rng.uniform(0, 30) * ss if rng.random() < 0.6 else 0.0
+        if rim:
+            body = np.where(cv2.distanceTransform(body, cv2.DIST_L2, 3) > rim, 255, 0).astype(np.uint8)
+        rgb[body > 0] = palette[0]
+        mask |= body
         strand_colours = palette[1:] * rng.uniform(0.6, 1.3, (len(palette) - 1, 1))
-        for _ in range(int(rng.integers(80, 400))):
+        density = rng.uniform(0.15, 1.0) if rim else rng.uniform(0.1, 0.4)  # strands per outline pixel (1x)
+        for _ in range(int(density * len(edge) / ss)):
             point = edge[int(rng.integers(len(edge)))]
             outward = point - centre
             angle = np.arctan2(outward[1], outward[0]) + rng.normal(0, 0.5)
-            length, curl = rng.uniform(8, 80) * ss, rng.normal(0, 0.15)
-            points = [point - 6 * ss * np.array([np.cos(angle), np.sin(angle)])]  # rooted inside the body
+            length, curl = rng.uniform(8, 80) * ss + rim, rng.normal(0, 0.15)
+            depth = 6 * ss + rng.uniform(0, rim)  # rooted inside the outline, some deep in the rim
+            points = [point - depth * np.array([np.cos(angle), np.sin(angle)])]
             for _ in range(max(2, int(length / (4 * ss)))):
                 angle += curl + rng.normal(0, 0.12)
                 points.append(points[-1] + 4 * ss * np.array([np.cos(angle), np.sin(angle)]))
