@@ -188,8 +188,9 @@ def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray,
       punched with holes (mesh, lattice, lace) — one colour field, textured by ``texture``;
     * "foliage": a dense plant of long pointed leaves, each its own shade, overlapping (GT13's class:
       the network called shaded leaves "background" inside wide unknown regions);
-    * "fibres": a solid body with hundreds of thin curved strands growing out of its edge (GT11's
-      class: a thistle, fur, frayed yarn), the strands a different colour from the body.
+    * "fibres": hundreds of thin curved strands growing out of a body's edge, often from deep inside a
+      rim where the background shows between them (GT11's class: a thistle, a mass of hair, frayed
+      yarn), the strands a different colour from the body.
     ``texture`` (any H x W x 3 uint8 photo) gives the colours and their grain, so the content is real;
     pass a crop of the background itself for foreground and background of the same palette.
     Returns (fg colours, alpha), uint8."""
