@@ -3,11 +3,13 @@
 The photo is `examples/coffee.jpg` (600 x 400) upscaled to 800 x 533 with its trimap (nearest), so that the figure
 is for the README's "800-px photo". web/ is served by web/serve.py (cross-origin isolated: WASM threads, as on the
 static Space) or, with `--plain`, without the isolation headers (one WASM thread, as `python -m http.server`).
-One warm-up call (the model's first run also compiles its kernels), then `--repeats` timed calls; prints the
-browser, the backend and the median and best network times (the whole `matte` call is printed too).
+The network runs at the page's default size, the photo resized by the weights' test scale (1.5 for the shipped
+weights: 1200 x 800, fitted within 1024 px, so 1024 x 682), or at `--scale` (1: 800 x 533, as before the page applied
+the test scale). One warm-up call (the model's first run also compiles its kernels), then `--repeats` timed calls;
+prints the browser, the backend and the median and best network times (the whole `matte` call is printed too).
 Chromium runs with --disable-gpu, so this measures WASM; WebGPU needs a browser with a GPU.
 
-    bash web/build.sh && .venv/bin/python benchmarks/bench_web.py [--repeats 3] [--plain] [--width 800]
+    bash web/build.sh && .venv/bin/python benchmarks/bench_web.py [--repeats 3] [--plain] [--width 800] [--scale 1]
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--width", type=int, default=800, help="photo width in px (height keeps the aspect ratio)")
     ap.add_argument("--plain", action="store_true", help="serve without COOP/COEP: one WASM thread")
+    ap.add_argument("--scale", type=float, default=None,
+                    help="the page's `scale` option (default: the weights' test scale, from web/model.json)")
     args = ap.parse_args()
     if not (WEB / "model.onnx").is_file():
         sys.exit("web/model.onnx is missing: run `bash web/build.sh` first")
@@ -53,7 +57,7 @@ def main() -> None:
     height = round(image.shape[0] * args.width / image.shape[1])
     image = cv2.resize(image, (args.width, height), interpolation=cv2.INTER_CUBIC)
     trimap = cv2.resize(trimap, (args.width, height), interpolation=cv2.INTER_NEAREST)
-    urls = [data_url(image, ".jpg"), data_url(trimap, ".png")]
+    inputs = [data_url(image, ".jpg"), data_url(trimap, ".png"), {} if args.scale is None else {"scale": args.scale}]
 
     if args.plain:
         server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(WEB)))
@@ -69,12 +73,12 @@ def main() -> None:
         page = browser.new_page()
         page.goto(url)
         page.wait_for_function("document.body.dataset.ready === 'true'", timeout=300_000)
-        run = """async ([image, trimap]) => { const t = performance.now();
-                   const r = await window.indexnet.matte(image, trimap);
+        run = """async ([image, trimap, options]) => { const t = performance.now();
+                   const r = await window.indexnet.matte(image, trimap, options);
                    return {network: r.seconds, total: (performance.now() - t) / 1000, backend: r.backend,
                            size: r.processingSize}; }"""
-        first = page.evaluate(run, urls)
-        runs = [page.evaluate(run, urls) for _ in range(args.repeats)]
+        first = page.evaluate(run, inputs)
+        runs = [page.evaluate(run, inputs) for _ in range(args.repeats)]
         version = browser.version
         browser.close()
     server.shutdown()

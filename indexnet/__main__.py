@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -84,14 +85,18 @@ def cmd_export(args) -> int:
 
 
 def cmd_onnx(args) -> int:
-    from .checkpoint import load_model
-    from .onnx_export import export_onnx, onnx_max_difference
+    from .checkpoint import atomic_write_text, load_model
+    from .onnx_export import export_onnx, onnx_max_difference, runtime_settings
 
     model = load_model(args.checkpoint)
     path = export_onnx(model, args.out, fp16=args.fp16, metadata={"checkpoint": str(args.checkpoint)})
     diff = onnx_max_difference(model, path)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, {'float16' if args.fp16 else 'float32'}); "
           f"ONNX Runtime vs PyTorch, raw output at 128x128: max |diff| {diff:.1e}")
+    if args.json:
+        settings = {"checkpoint": str(args.checkpoint), **runtime_settings(model)}
+        atomic_write_text(args.json, json.dumps(settings, indent=2) + "\n")
+        print(f"wrote {args.json}: {json.dumps(settings)}")
     return 0
 
 
@@ -151,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default=DEFAULT_MODEL, help="path, URL or registered name (default: %(default)s)")
     p.add_argument("--out", required=True, help="output .onnx file")
     p.add_argument("--fp16", action="store_true", help="float16 weights and arithmetic (float32 input and output)")
+    p.add_argument("--json", default=None, help="also write the weights' runtime settings here as JSON "
+                                                "({\"checkpoint\", \"test_scale\"}: what the web page reads)")
     p.set_defaults(func=cmd_onnx)
 
     args = parser.parse_args(argv)

@@ -11,6 +11,10 @@ branch axis), with BatchNorm folded into the convolutions; `tests/test_onnx.py` 
 
 `fp16=True` converts weights and arithmetic to float16 (half the file) while keeping float32 input and output.
 
+The graph alone does not say at what scale to run it: `runtime_settings(model)` is what a runtime needs beside it
+to reproduce `predict`'s defaults (the weights' `test_scale`); the export stores it in the file's metadata, and
+`python -m indexnet onnx --json` also writes it as a small JSON file (the web page reads web/model.json).
+
 `OnnxRuntimeModel` wraps an ONNX Runtime session as a module that `predict` runs like the PyTorch model, so the
 three size modes and the known-region override are the same code for both.
 """
@@ -66,13 +70,20 @@ def export_onnx(model: IndexNetMatting, path: str | os.PathLike, fp16: bool = Fa
     info = {"model": "IndexNet matting (Lu et al., ICCV 2019), M2O DINs", "precision": "float16" if fp16 else "float32",
             "input": "N x 4 x H x W: (RGB / 255 - mean) / std, trimap / 255; H, W multiples of 32",
             "mean": ",".join(map(str, IMAGENET_MEAN)), "std": ",".join(map(str, IMAGENET_STD)),
-            "size_multiple": "32", **(metadata or {})}
+            "size_multiple": "32", **{k: str(v) for k, v in runtime_settings(model).items()}, **(metadata or {})}
     onnx.helper.set_model_props(graph, info)
     onnx.checker.check_model(graph)
     path = Path(path)
     with atomic_file(path) as f:
         f.write(graph.SerializeToString())
     return path
+
+
+def runtime_settings(model: IndexNetMatting) -> dict[str, float]:
+    """What a runtime needs beside the graph to run these weights as `predict` does by default: ``test_scale``,
+    the factor the image is resized by before the network (`model.test_scale`, which `load_model` reads from the
+    checkpoint's meta: 1.5 for the shipped weights, 1 for weights without one)."""
+    return {"test_scale": float(getattr(model, "test_scale", 1.0))}
 
 
 def _sort_nodes(graph) -> None:

@@ -1,5 +1,7 @@
 """ONNX export: ONNX Runtime (CPU) against PyTorch on the golden checkpoints and the shipped weights, the golden
-test-time paths through the exported graph, float16, dynamic sizes, and the `onnx` command."""
+test-time paths through the exported graph, float16, dynamic sizes, the weights' runtime settings (test scale) in
+the file and in the JSON the web page reads, and the `onnx` command."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +13,10 @@ import torch
 pytest.importorskip("onnxruntime")
 import onnx  # noqa: E402
 
-from indexnet import export_onnx, load_model, predict, read_image, read_trimap  # noqa: E402
+from indexnet import export_onnx, load_model, predict, read_image, read_trimap, save_checkpoint  # noqa: E402
 from indexnet.inference import network_input  # noqa: E402
-from indexnet.onnx_export import INPUT_NAME, OUTPUT_NAME, OnnxRuntimeModel, onnx_session  # noqa: E402
+from indexnet.onnx_export import (INPUT_NAME, OUTPUT_NAME, OnnxRuntimeModel, onnx_session,  # noqa: E402
+                                  runtime_settings)
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [(320, 320), (224, 352)]  # H x W, multiples of 32; the second not square
@@ -103,20 +106,32 @@ def test_float16_export(shipped_model, exported, tmp_path):
     assert raw_diff < 0.15 and mean_diff < 0.25 / 255
 
 
+def test_runtime_settings(models, exported):
+    """The scale `predict` runs the weights at by default travels with the export: the shipped weights' 1.5 from
+    their checkpoint meta, 1 for the official ones (no meta), also in the ONNX file's metadata."""
+    assert runtime_settings(models["shipped"]) == {"test_scale": 1.5}
+    assert runtime_settings(models["authors"]) == runtime_settings(models["mmagic"]) == {"test_scale": 1.0}
+    assert exported["shipped"].get_modelmeta().custom_metadata_map["test_scale"] == "1.5"
+    assert exported["authors"].get_modelmeta().custom_metadata_map["test_scale"] == "1.0"
+
+
 def test_export_refuses_other_modules(tmp_path):
     with pytest.raises(TypeError, match="IndexNetMatting"):
         export_onnx(torch.nn.Conv2d(4, 1, 3), tmp_path / "x.onnx")
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
-def test_onnx_command(golden_dir, tmp_path):
+def test_onnx_command(authors_model, tmp_path):
+    """`--json` writes the checkpoint's test scale from its meta (as web/build.sh does for web/model.json)."""
+    checkpoint = tmp_path / "scaled.pth"
+    save_checkpoint(checkpoint, authors_model, meta={"test_scale": 1.25})
     out = tmp_path / "sub" / "model.onnx"
-    r = subprocess.run([sys.executable, "-m", "indexnet", "onnx", "--checkpoint",
-                        str(golden_dir / "authors_random_checkpoint.pth.tar"), "--out", str(out)],
-                       capture_output=True, text=True, cwd=REPO)
+    r = subprocess.run([sys.executable, "-m", "indexnet", "onnx", "--checkpoint", str(checkpoint), "--out", str(out),
+                        "--json", str(out.with_suffix(".json"))], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert "max |diff|" in r.stdout and out.is_file()
-    assert [p.name for p in out.parent.iterdir()] == ["model.onnx"]  # no temporary file left
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model.json", "model.onnx"]  # no temporary file left
+    assert json.loads(out.with_suffix(".json").read_text()) == {"checkpoint": str(checkpoint), "test_scale": 1.25}
     r = subprocess.run([sys.executable, "-m", "indexnet", "onnx", "--checkpoint", str(tmp_path / "missing.pth"),
                         "--out", str(tmp_path / "x.onnx")], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 2 and "missing.pth" in r.stderr and "Traceback" not in r.stderr

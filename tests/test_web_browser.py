@@ -1,7 +1,8 @@
 """The static web demo (web/) in headless Chromium (Debian's, driven by Playwright): the page loads ONNX Runtime
-Web and the exported model, `window.indexnet.matte` reproduces `predict` on an example whose size is not a multiple
-of 32, the page itself mattes an example, a loop drawn on the photo becomes a band trimap, and a trimap of another
-size gets a clear message. Needs `bash web/build.sh` first (the CI runs it); web/ is served by web/serve.py, as a
+Web and the exported model, its resizing reproduces OpenCV's, `window.indexnet.matte` reproduces `predict` on an
+example whose size is not a multiple of 32 (at the weights' test scale, at scale 1 and capped by maxSide), the page
+itself mattes an example, a loop drawn on the photo becomes a band trimap, and a trimap of another size gets a
+clear message. Needs `bash web/build.sh` first (the CI runs it); web/ is served by web/serve.py, as a
 static Space serves it (cross-origin isolated, so WASM threads are on). Screenshot: artifacts/web_screenshot.png."""
 import importlib.util
 import os
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from indexnet import load_model, predict, read_image, read_trimap
-from indexnet.inference import alpha_to_uint8
+from indexnet.inference import alpha_to_uint8, network_size
 
 REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "web"
@@ -24,7 +25,7 @@ ARTIFACTS = REPO / "artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RUN_TIMEOUT_MS = 240_000  # the 451 x 300 example on a CPU shared with other work
-BUILT = [WEB / "model.onnx", WEB / "ort" / "ort.wasm.min.mjs", WEB / "examples" / "chelsea.jpg"]
+BUILT = [WEB / "model.onnx", WEB / "model.json", WEB / "ort" / "ort.wasm.min.mjs", WEB / "examples" / "chelsea.jpg"]
 
 _missing = [str(p.relative_to(REPO)) for p in BUILT if not p.exists()]
 if not CHROMIUM.exists() or _missing:
@@ -90,43 +91,93 @@ def _status(page) -> str:
 def test_loads_with_wasm_threads(page):
     assert "threads)" in page.inner_text("#backend")  # min(cores, 8) of them
     assert "Model ready" in _status(page)
+    assert page.evaluate("window.indexnet.state.testScale") == 1.5  # from web/model.json
+    assert page.inner_text("#test-scale") == "×1.5"
 
 
-def test_matte_api_matches_predict(page, shipped_model):
-    """451 x 300 (reflect-padded to 480 x 320, as predict's "pad" mode): the same matte up to runtime rounding."""
-    result = page.evaluate("""async () => {
-        const r = await window.indexnet.matte('examples/chelsea.jpg', 'examples/chelsea_trimap.png');
-        return {width: r.width, height: r.height, alpha: Array.from(r.alpha), isUint8: r.alpha instanceof Uint8Array};
-    }""")
+def _browser_vs_predict(page, model, options: dict, **predict_args):
+    """(processing size, scale, |browser matte - predict matte| in 1/255) for the chelsea example (451 x 300)."""
+    result = page.evaluate("""async (options) => {
+        const r = await window.indexnet.matte('examples/chelsea.jpg', 'examples/chelsea_trimap.png', options);
+        return {width: r.width, height: r.height, alpha: Array.from(r.alpha), isUint8: r.alpha instanceof Uint8Array,
+                size: r.processingSize, scale: r.scale};
+    }""", options)
     assert (result["width"], result["height"], result["isUint8"]) == (451, 300, True)
     js = np.array(result["alpha"], np.uint8).reshape(300, 451).astype(int)
     trimap = read_trimap(REPO / "examples" / "chelsea_trimap.png")
-    # The page runs the network at the image's own scale; the shipped weights' test_scale (1.5) is Python-only.
-    py = alpha_to_uint8(predict(shipped_model, read_image(REPO / "examples" / "chelsea.jpg"), trimap, scale=1.0))
+    assert (js[trimap == 255] == 255).all() and (js[trimap == 0] == 0).all()  # known regions from the full trimap
+    py = alpha_to_uint8(predict(model, read_image(REPO / "examples" / "chelsea.jpg"), trimap, **predict_args))
     diff = np.abs(js - py.astype(int))
-    print(f"browser vs predict: mean |diff| {diff.mean():.4f}/255, max {diff.max()}/255")
-    assert diff.mean() < 1 and diff.max() <= 32
-    assert (js[trimap == 255] == 255).all() and (js[trimap == 0] == 0).all()  # known regions from the trimap
+    print(f"{options}: network at {result['size']}, browser vs predict mean |diff| {diff.mean():.4f}/255, "
+          f"max {diff.max()}/255, {(diff > 0).sum()} pixels differ")
+    return result["size"], result["scale"], diff
+
+
+@pytest.mark.parametrize("scale", [None, 1.0], ids=["test-scale", "scale-1"])
+def test_matte_api_matches_predict(page, shipped_model, scale):
+    """By default at the weights' test scale from model.json (1.5: 676 x 450, enlarged with OpenCV's bicubic, the
+    matte resized back bilinearly), and at an explicit scale 1 (451 x 300, reflect-padded to 480 x 320, as predict's
+    "pad" mode): the same matte as `predict` up to runtime rounding (measured: 38 and 5 pixels off by 1/255)."""
+    size, used, diff = _browser_vs_predict(page, shipped_model, {} if scale is None else {"scale": scale}, scale=scale)
+    assert shipped_model.test_scale == 1.5
+    assert (size, used) == (([676, 450], 1.5) if scale is None else ([451, 300], 1))
+    assert diff.mean() < 0.01 and diff.max() <= 2
 
 
 def test_large_photos_run_at_a_capped_size(page, shipped_model):
-    """maxSide below the photo: processed downscaled, matte upscaled back, known regions from the full trimap
-    (as the Gradio app's compute_alpha, which downscales with OpenCV's area filter rather than the canvas's)."""
-    result = page.evaluate("""async () => {
-        const r = await window.indexnet.matte('examples/chelsea.jpg', 'examples/chelsea_trimap.png', {maxSide: 256});
-        return {width: r.width, height: r.height, size: r.processingSize, alpha: Array.from(r.alpha)};
-    }""")
-    assert (result["width"], result["height"], result["size"]) == (451, 300, [256, 170])
-    js = np.array(result["alpha"], np.uint8).reshape(300, 451).astype(int)
-    image, trimap = read_image(REPO / "examples" / "chelsea.jpg"), read_trimap(REPO / "examples" / "chelsea_trimap.png")
-    small = predict(shipped_model, cv2.resize(image, (256, 170), interpolation=cv2.INTER_AREA),
-                    cv2.resize(trimap, (256, 170), interpolation=cv2.INTER_NEAREST), scale=1.0)
-    alpha = np.clip(cv2.resize(small, (451, 300), interpolation=cv2.INTER_LINEAR), 0, 1)
-    alpha[trimap == 255], alpha[trimap == 0] = 1, 0
-    diff = np.abs(js - alpha_to_uint8(alpha).astype(int))
-    print(f"capped at 256: browser vs Python mean |diff| {diff.mean():.3f}/255")
-    assert diff.mean() < 2
-    assert (js[trimap == 255] == 255).all() and (js[trimap == 0] == 0).all()
+    """maxSide below the scaled photo: enlarged ×1.5 then fitted within 256 (as predict's max_side), so reduced with
+    OpenCV's area averaging, the matte resized back, known regions from the full trimap (measured: mean 0.007/255,
+    max 2/255, from a few input values that round the other way)."""
+    size, _, diff = _browser_vs_predict(page, shipped_model, {"maxSide": 256}, max_side=256)
+    assert size == [256, 170]
+    assert diff.mean() < 0.05 and diff.max() <= 4
+
+
+def test_resizing_matches_opencv(page):
+    """The page's resizing against cv2.resize on random images: INTER_CUBIC (up) and INTER_AREA (down) of uint8 RGB
+    up to a few near-ties off by 1, INTER_NEAREST exactly, INTER_LINEAR of a float matte (up and down, the latter
+    not area-averaged) to float32 precision."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (61, 83, 3), dtype=np.uint8)
+    trimap = rng.choice(np.array([0, 128, 255], np.uint8), (61, 83))
+    matte = rng.random((61, 83), dtype=np.float32)
+    cases = [("resizeCubic", (92, 125)), ("resizeCubic", (150, 97)), ("resizeArea", (40, 55)),
+             ("resizeArea", (30, 41)), ("resizeArea", (17, 20))]
+    rgba = np.dstack([image, np.full((61, 83), 255, np.uint8)])
+    for name, (dh, dw) in cases:
+        out = page.evaluate(f"""async ([rgba, dw, dh]) => Array.from((await import('./indexnet.js')).{name}(
+                                    Uint8Array.from(rgba), 83, 61, dw, dh))""", [rgba.ravel().tolist(), dw, dh])
+        js = np.array(out, np.uint8).reshape(dh, dw, 4)
+        interpolation = cv2.INTER_CUBIC if name == "resizeCubic" else cv2.INTER_AREA
+        diff = np.abs(js[..., :3].astype(int) - cv2.resize(image, (dw, dh), interpolation=interpolation))
+        assert (js[..., 3] == 255).all() and diff.max() <= 1 and (diff > 0).mean() < 0.002, (name, dh, dw)
+    even = rgba[:60, :82].copy()  # 2 x 2 reduction: OpenCV's fast path rounds half up
+    out = page.evaluate("""async ([rgba]) => Array.from((await import('./indexnet.js')).resizeArea(
+                               Uint8Array.from(rgba), 82, 60, 41, 30))""", [even.ravel().tolist()])
+    expected = cv2.resize(np.ascontiguousarray(image[:60, :82]), (41, 30), interpolation=cv2.INTER_AREA)
+    assert (np.array(out, np.uint8).reshape(30, 41, 4)[..., :3] == expected).all()
+    for dh, dw in [(92, 125), (40, 55), (7, 200)]:
+        out = page.evaluate("""async ([t, dw, dh]) => Array.from((await import('./indexnet.js')).resizeNearest(
+                                   Uint8Array.from(t), 83, 61, dw, dh))""", [trimap.ravel().tolist(), dw, dh])
+        assert (np.array(out, np.uint8).reshape(dh, dw) == cv2.resize(trimap, (dw, dh),
+                                                                   interpolation=cv2.INTER_NEAREST)).all()
+        out = page.evaluate("""async ([m, dw, dh]) => Array.from((await import('./indexnet.js')).resizeBilinear(
+                                   Float32Array.from(m), 83, 61, dw, dh))""", [matte.ravel().tolist(), dw, dh])
+        expected = cv2.resize(matte, (dw, dh), interpolation=cv2.INTER_LINEAR)
+        assert np.abs(np.array(out, np.float32).reshape(dh, dw) - expected).max() < 1e-6
+
+
+def test_network_size_matches_python(page, shipped_model):
+    """The page's size rule is `network_size`: scale, round half to even (451 × 1.5 = 676.5 -> 676), fit maxSide."""
+    cases = [(300, 451, 1.5, 1024), (300, 451, 1.5, 256), (300, 451, 1.5, 600), (300, 451, 1, 1024),
+             (3000, 4000, 1.5, 1024), (533, 800, 1.5, 1024), (1536, 2048, 1.5, 1024), (5, 3, 0.5, 1024),
+             (999, 1001, 1.25, 1250), (301, 451, 0.7, None)]
+    got = page.evaluate("""async (cases) => { const m = await import('./indexnet.js');
+                               return cases.map(([h, w, s, max]) => m.networkSize(w, h, s, max)); }""", cases)
+    assert [tuple(wh[::-1]) for wh in got] == [network_size(shipped_model, (h, w), s, m) for h, w, s, m in cases]
+    message = page.evaluate("""() => window.indexnet.matte('examples/chelsea.jpg', 'examples/chelsea_trimap.png',
+                                   {scale: 0}).then(() => 'no error', (e) => e.message)""")
+    assert message.startswith("scale must be a positive number")
 
 
 def test_page_run_on_an_example(page):
@@ -137,7 +188,9 @@ def test_page_run_on_an_example(page):
     page.click("#run")
     page.wait_for_function("document.querySelector('#status-text').textContent.startsWith('Done in') || "
                            "document.querySelector('#status').classList.contains('error')", timeout=RUN_TIMEOUT_MS)
-    assert "451×300 (full resolution)" in _status(page), _status(page)
+    # The Gradio app's wording (app.py): the shipped weights run on the photo enlarged by their test scale.
+    status = _status(page)
+    assert "676×450 — the image (451×300) enlarged ×1.5 (these weights' test scale)" in status, status
     assert page.get_attribute("#cutout-link", "aria-disabled") == "false"
     assert page.get_attribute("#cutout-link", "href").startswith("blob:")
     page.screenshot(path=str(ARTIFACTS / "web_screenshot.png"), full_page=True)

@@ -135,6 +135,22 @@ async function drawResult(result) {
   }
 }
 
+// At what size the network ran, in the Gradio app's words (app.py): the photo resized by the weights' test scale
+// (1.5 for the shipped ones), fitted within the processing size chosen on the page.
+function sizeText({ width: w, height: h, processingSize: [pw, ph], scale }, maxSide) {
+  if (pw === w && ph === h) return `${pw}×${ph} (full resolution)`;
+  const factor = Number((Math.max(pw, ph) / Math.max(w, h)).toFixed(2));
+  if (Math.max(pw, ph) === maxSide && Math.max(w, h) * scale > maxSide) {
+    return factor < 1
+      ? `${pw}×${ph} — the image (${w}×${h}) was downscaled to fit the ${maxSide} px limit and the matte resized ` +
+        "back to full size"
+      : `${pw}×${ph} — the image (${w}×${h}) enlarged ×${factor} (these weights' test scale ×${scale}, capped by ` +
+        `the ${maxSide} px limit), matte resized back`;
+  }
+  return `${pw}×${ph} — the image (${w}×${h}) ${scale > 1 ? "enlarged" : "reduced"} ×${scale} (these weights' ` +
+    "test scale), matte resized back";
+}
+
 async function run() {
   if (!photo || busy) return;
   busy = true;
@@ -150,12 +166,11 @@ async function run() {
         timer = setInterval(() => setStatus(`${text} ${((performance.now() - start) / 1000).toFixed(1)} s`), 200);
       }
     };
-    const result = await matteBitmap(photo, trimap, { maxSide: Number($("max-side").value), onProgress });
+    const maxSide = Number($("max-side").value);
+    const result = await matteBitmap(photo, trimap, { maxSide, onProgress });
     clearInterval(timer);
     await drawResult(result);
-    const [pw, ph] = result.processingSize;
-    const size = pw === result.width ? `${pw}×${ph} (full resolution)` : `${pw}×${ph}, matte upscaled to ${result.width}×${result.height}`;
-    setStatus(`Done in ${result.seconds.toFixed(2)} s with ${result.backend}. Processing size: ${size}.`);
+    setStatus(`Done in ${result.seconds.toFixed(2)} s with ${result.backend}. Processing size: ${sizeText(result, maxSide)}.`);
     $("status").dataset.seconds = result.seconds.toFixed(3);
   } catch (err) {
     showError(err);
@@ -190,6 +205,7 @@ $("max-side").value = String(DEFAULT_MAX_SIDE);
 ready(({ fraction, text, stage }) => setStatus(text, { fraction: stage === "download" ? fraction : null }))
   .then(() => {
     $("backend").textContent = `ONNX Runtime Web: ${state.backend}, model ${(state.modelBytes / 2 ** 20).toFixed(1)} MiB`;
+    $("test-scale").textContent = `×${state.testScale}`;
     document.body.dataset.ready = "true";
     if (!busy && !$("status").classList.contains("error")) setStatus(photo ? "Model ready. Run when ready." : "Model ready. Choose a photo.");
   })

@@ -4,8 +4,10 @@
 #   model.onnx   the network exported by `python -m indexnet onnx`, float32: float16 halves the download (11.5 MiB) but
 #                was not faster in WASM here and moves the matte (mean 0.04-0.07/255, up to 17/255 at some edge pixels, measured
 #                on the examples); PRECISION=fp16 builds it anyway
+#   model.json   the weights' runtime settings from the checkpoint's meta ({"test_scale": 1.5} for the shipped weights:
+#                the page runs the network on the photo resized by it, as `predict` does by default)
 #   examples/    the repository's example photos and trimaps
-# All three are build outputs (web/.gitignore). Environment: PYTHON (default ../.venv/bin/python, else python3),
+# All of them are build outputs (web/.gitignore). Environment: PYTHON (default ../.venv/bin/python, else python3),
 # CHECKPOINT (default "synthetic", the shipped weights), PRECISION (fp32 or fp16, default fp32).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,7 +26,7 @@ for f in ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm
 done
 rm -rf ort && mv ort.tmp ort
 
-(cd .. && "$PYTHON" -m indexnet onnx --checkpoint "$CHECKPOINT" --out web/model.onnx \
+(cd .. && "$PYTHON" -m indexnet onnx --checkpoint "$CHECKPOINT" --out web/model.onnx --json web/model.json \
   $( [ "$PRECISION" = fp16 ] && echo --fp16 ))
 
 mkdir -p examples

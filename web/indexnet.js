@@ -4,8 +4,11 @@
 // and arithmetic, so that the matte equals the Python one up to the runtimes' float differences:
 // snap the trimap to {0, 128, 255}; network input = ((RGB * float32(1/255)) - mean) / std in float64 stored as
 // float32, trimap * float32(1/255); reflect-pad bottom/right to multiples of 32; run; crop; clamp to [0, 1];
-// copy the known regions from the trimap. Photos larger than `maxSide` are processed downscaled and the matte is
-// upscaled back (bilinear), as the Gradio app does; the known regions then come from the full-size trimap.
+// copy the known regions from the trimap. Like `predict`, the network runs on the photo resized by `scale` (default:
+// the weights' test scale, which build.sh writes to model.json: 1.5 for the shipped weights) and then fitted
+// within `maxSide`: enlarged with OpenCV's bicubic, reduced with its area averaging, the trimap nearest-neighbour
+// (all three reproduced here); the matte is resized back bilinearly and the known regions come from the full-size
+// trimap.
 //
 // window.indexnet.matte(imageUrl, trimapUrl, options) -> Promise<{width, height, alpha}> (alpha: Uint8Array,
 // row-major, 0..255). Nothing is sent anywhere: the photo stays in the browser.
@@ -19,10 +22,11 @@ const TRIMAP_FG_MIN = 239;
 export const DEFAULT_MAX_SIDE = 1024; // beyond ~1500 px the WASM heap (4 GiB) runs out for this network
 
 const MODEL_URL = new URL("model.onnx", import.meta.url).href;
+const SETTINGS_URL = new URL("model.json", import.meta.url).href; // {"test_scale": ...}, from the checkpoint's meta
 const ORT_DIR = new URL("ort/", import.meta.url).href;
 
 let sessionPromise = null; // one model load per page, shared by every caller
-export const state = { backend: null, threads: 1, modelBytes: 0 };
+export const state = { backend: null, threads: 1, modelBytes: 0, testScale: 1 };
 
 function report(onProgress, stage, fraction, text) {
   if (onProgress) onProgress({ stage, fraction, text });
@@ -62,9 +66,20 @@ async function fetchWithProgress(url, onProgress) {
   return bytes;
 }
 
+// The weights' test scale (`model.test_scale` in Python); 1, as for weights without one, if model.json is absent.
+async function loadTestScale() {
+  const response = await fetch(SETTINGS_URL);
+  if (!response.ok) return 1;
+  const scale = (await response.json()).test_scale;
+  if (!(Number.isFinite(scale) && scale > 0)) {
+    throw new Error(`model.json: test_scale must be a positive number, got ${scale}`);
+  }
+  return scale;
+}
+
 async function createSession(onProgress, backend) {
-  const bytes = await fetchWithProgress(MODEL_URL, onProgress);
-  state.modelBytes = bytes.length;
+  const [bytes, testScale] = await Promise.all([fetchWithProgress(MODEL_URL, onProgress), loadTestScale()]);
+  Object.assign(state, { modelBytes: bytes.length, testScale });
   const wantGpu = backend === "webgpu" || (backend === "auto" && (await webgpuAvailable()));
   if (wantGpu) {
     try {
@@ -176,8 +191,147 @@ export function networkInput(rgba, trimap, width, height) {
   return { data, H, W };
 }
 
-// cv2.resize(INTER_LINEAR) of a float image: half-pixel centres, edges clamped.
-function resizeBilinear(src, sw, sh, dw, dh) {
+// Python's round(): half to even (676.5 -> 676), where Math.round goes up.
+function roundHalfEven(x) {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** [width, height] the network sees, as indexnet.inference.network_size: the photo resized by `scale` (rounded, at
+ * least 1 px), then fitted within `maxSide` (indexnet.images.fit_within; null: no limit). Same float64 arithmetic. */
+export function networkSize(width, height, scale, maxSide) {
+  if (!(Number.isFinite(scale) && scale > 0)) {
+    throw new Error(`scale must be a positive number (1 = the image's own size), got ${scale}`);
+  }
+  let w = Math.max(1, roundHalfEven(width * scale));
+  let h = Math.max(1, roundHalfEven(height * scale));
+  if (maxSide != null && Math.max(w, h) > maxSide) {
+    if (maxSide < 1) throw new Error(`maxSide must be a positive number of pixels, got ${maxSide}`);
+    const fit = maxSide / Math.max(w, h);
+    [w, h] = [Math.max(1, roundHalfEven(w * fit)), Math.max(1, roundHalfEven(h * fit))];
+  }
+  return [w, h];
+}
+
+// Taps of a resampling along one axis, {start, index, weight}: output pixel d is the sum of source pixel index[k]
+// times weight[k] for k from start[d] to start[d + 1]. Positions and weights in float64, as opencv-python 5.0.
+
+// OpenCV's bicubic: Keys' kernel with a = -0.75 at half-pixel centres, the border replicated.
+function cubicTaps(src, dst) {
+  const A = -0.75;
+  const start = Int32Array.from({ length: dst + 1 }, (_, d) => 4 * d);
+  const index = new Int32Array(4 * dst);
+  const weight = new Float64Array(4 * dst);
+  for (let d = 0; d < dst; d++) {
+    const pos = (d + 0.5) * (src / dst) - 0.5;
+    const i = Math.floor(pos);
+    const t = pos - i;
+    const w0 = ((A * (t + 1) - 5 * A) * (t + 1) + 8 * A) * (t + 1) - 4 * A;
+    const w1 = ((A + 2) * t - (A + 3)) * t * t + 1;
+    const w2 = ((A + 2) * (1 - t) - (A + 3)) * (1 - t) * (1 - t) + 1;
+    const taps = [w0, w1, w2, 1 - w0 - w1 - w2];
+    for (let k = 0; k < 4; k++) {
+      index[4 * d + k] = Math.min(Math.max(i - 1 + k, 0), src - 1);
+      weight[4 * d + k] = taps[k];
+    }
+  }
+  return { start, index, weight };
+}
+
+// OpenCV's area averaging for reduction (computeResizeAreaTab): each output pixel is the mean of the source pixels
+// under its footprint, the partly covered ones weighted by their overlap (slivers under 1e-3 px dropped, as OpenCV).
+function areaTaps(src, dst) {
+  const scale = src / dst;
+  const start = new Int32Array(dst + 1);
+  const index = [];
+  const weight = [];
+  const add = (i, w) => {
+    index.push(i);
+    weight.push(w);
+  };
+  for (let d = 0; d < dst; d++) {
+    const f1 = d * scale;
+    const f2 = f1 + scale;
+    const cell = Math.min(scale, src - f1);
+    const s2 = Math.min(Math.floor(f2), src - 1);
+    const s1 = Math.min(Math.ceil(f1), s2);
+    if (s1 - f1 > 1e-3) add(s1 - 1, (s1 - f1) / cell);
+    for (let s = s1; s < s2; s++) add(s, 1 / cell);
+    if (f2 - s2 > 1e-3) add(s2, Math.min(f2 - s2, 1, cell) / cell);
+    start[d + 1] = index.length;
+  }
+  return { start, index: Int32Array.from(index), weight: Float64Array.from(weight) };
+}
+
+// RGB of RGBA pixels resampled separably (rows, then columns) in float64; alpha set to 255.
+function resample(rgba, sw, sh, dw, dh, taps, halfUp = false) {
+  const xs = taps(sw, dw);
+  const ys = taps(sh, dh);
+  const rows = new Float64Array(sh * dw * 3); // every source row at the new width
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < dw; x++) {
+      let r = 0, g = 0, b = 0;
+      for (let k = xs.start[x]; k < xs.start[x + 1]; k++) {
+        const i = 4 * (y * sw + xs.index[k]);
+        const w = xs.weight[k];
+        r += rgba[i] * w;
+        g += rgba[i + 1] * w;
+        b += rgba[i + 2] * w;
+      }
+      const o = 3 * (y * dw + x);
+      rows[o] = r;
+      rows[o + 1] = g;
+      rows[o + 2] = b;
+    }
+  }
+  // Storing into a Uint8ClampedArray saturates to 0..255 and rounds half to even (ToUint8Clamp), as OpenCV does
+  // but in its 2 x 2 reduction, (a + b + c + d + 2) >> 2, which rounds half up.
+  const out = new Uint8ClampedArray(4 * dw * dh);
+  for (let y = 0; y < dh; y++) {
+    for (let x = 0; x < dw; x++) {
+      let r = 0, g = 0, b = 0;
+      for (let k = ys.start[y]; k < ys.start[y + 1]; k++) {
+        const i = 3 * (ys.index[k] * dw + x);
+        const w = ys.weight[k];
+        r += rows[i] * w;
+        g += rows[i + 1] * w;
+        b += rows[i + 2] * w;
+      }
+      const o = 4 * (y * dw + x);
+      out[o] = halfUp ? Math.floor(r + 0.5) : r;
+      out[o + 1] = halfUp ? Math.floor(g + 0.5) : g;
+      out[o + 2] = halfUp ? Math.floor(b + 0.5) : b;
+      out[o + 3] = 255;
+    }
+  }
+  return out;
+}
+
+/** cv2.resize(INTER_CUBIC) of RGBA pixels' RGB (alpha 255). Against opencv-python 5.0, which computes in floating
+ * point too, it differs by 1 at ~1e-5 of the values (near-ties), for images of 4 px or more a side. */
+export const resizeCubic = (rgba, sw, sh, dw, dh) => resample(rgba, sw, sh, dw, dh, cubicTaps);
+
+/** cv2.resize(INTER_AREA) of RGBA pixels' RGB (alpha 255), for reduction. Against opencv-python 5.0 it differs by 1
+ * at up to ~1% of the values (near-ties, which its float32 sums round the other way). */
+export const resizeArea = (rgba, sw, sh, dw, dh) =>
+  resample(rgba, sw, sh, dw, dh, areaTaps, sw === 2 * dw && sh === 2 * dh);
+
+/** cv2.resize(INTER_NEAREST) of one channel: source index floor(d * (1 / (dst / src))) in float64, as OpenCV
+ * computes it (the exact floor(d * src / dst) differs from it for some sizes). */
+export function resizeNearest(src, sw, sh, dw, dh) {
+  const fx = 1 / (dw / sw);
+  const fy = 1 / (dh / sh);
+  const out = new Uint8Array(dw * dh);
+  for (let y = 0; y < dh; y++) {
+    const row = Math.min(Math.floor(y * fy), sh - 1) * sw;
+    for (let x = 0; x < dw; x++) out[y * dw + x] = src[row + Math.min(Math.floor(x * fx), sw - 1)];
+  }
+  return out;
+}
+
+/** cv2.resize(INTER_LINEAR) of a float image, up or down (no area averaging down, as OpenCV): half-pixel
+ * centres, edges clamped. Matches OpenCV to float32 precision (~1e-7). */
+export function resizeBilinear(src, sw, sh, dw, dh) {
   const out = new Float32Array(dw * dh);
   const fx = sw / dw;
   const fy = sh / dh;
@@ -202,24 +356,24 @@ function resizeBilinear(src, sw, sh, dw, dh) {
 // ------------------------------------------------------------------------------------------ matting
 /**
  * Alpha matte of an image (ImageBitmap / canvas) and a trimap (Uint8Array {0, 128, 255}, the image's size).
- * Returns {width, height, alpha: Uint8Array, processingSize: [w, h], seconds, backend}.
+ * Options: scale (the network sees the image resized by it; default the weights' test scale from model.json),
+ * maxSide (then the longest side it sees at most; null: no limit), onProgress.
+ * Returns {width, height, alpha: Uint8Array, processingSize: [w, h], scale, seconds, backend}.
  */
-export async function matteBitmap(image, trimap, { maxSide = DEFAULT_MAX_SIDE, onProgress = null } = {}) {
+export async function matteBitmap(image, trimap, { maxSide = DEFAULT_MAX_SIDE, scale = null, onProgress = null } = {}) {
   const { width, height } = image;
   if (trimap.length !== width * height) throw new Error("the trimap must have one value per image pixel");
   const { ort, session } = await ready(onProgress);
-  const scale = Math.min(1, maxSide / Math.max(width, height));
-  const sw = Math.max(1, Math.round(width * scale));
-  const sh = Math.max(1, Math.round(height * scale));
+  scale ??= state.testScale;
+  const [sw, sh] = networkSize(width, height, scale, maxSide);
+  const resized = sw !== width || sh !== height;
   let rgba = pixels(image);
   let smallTrimap = trimap;
-  if (scale < 1) {
-    rgba = pixels(image, sw, sh, true);
-    smallTrimap = new Uint8Array(sw * sh); // nearest-neighbour, as cv2.INTER_NEAREST: source = floor(dst * src / dst size)
-    for (let y = 0; y < sh; y++) {
-      const ty = Math.min(Math.floor((y * height) / sh), height - 1) * width;
-      for (let x = 0; x < sw; x++) smallTrimap[y * sw + x] = trimap[ty + Math.min(Math.floor((x * width) / sw), width - 1)];
-    }
+  if (resized) {
+    // predict's choice, by pixel count: cv2.INTER_AREA down, cv2.INTER_CUBIC up, both reproduced here (the canvas's
+    // own smoothing is neither: its reduction differed from INTER_AREA by up to 12/255).
+    rgba = (sw * sh < width * height ? resizeArea : resizeCubic)(rgba, width, height, sw, sh);
+    smallTrimap = resizeNearest(trimap, width, height, sw, sh);
   }
   const { data, H, W } = networkInput(rgba, smallTrimap, sw, sh);
   report(onProgress, "run", 0, `Running IndexNet on ${sw}×${sh} (${state.backend})…`);
@@ -229,15 +383,23 @@ export async function matteBitmap(image, trimap, { maxSide = DEFAULT_MAX_SIDE, o
   const raw = await results[session.outputNames[0]].getData();
   const seconds = (performance.now() - start) / 1000;
 
-  let small = new Float32Array(sw * sh);
-  for (let y = 0; y < sh; y++) small.set(raw.subarray(y * W, y * W + sw), y * sw);
-  const full = scale < 1 ? resizeBilinear(small, sw, sh, width, height) : small;
+  // Crop, clamp and copy the known regions at the network's size, as predict's inner call does before its matte is
+  // resized back: the raw output under known regions is not a matte, and bilinear resizing would blend it into
+  // the unknown pixels next to them (up to 162/255 off at a 256-px processing size).
+  const small = new Float32Array(sw * sh);
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < sw; x++) {
+      const t = smallTrimap[y * sw + x];
+      small[y * sw + x] = t === 255 ? 1 : t === 0 ? 0 : Math.min(Math.max(raw[y * W + x], 0), 1);
+    }
+  }
+  const full = resized ? resizeBilinear(small, sw, sh, width, height) : small;
   const alpha = new Uint8Array(width * height);
   for (let i = 0; i < alpha.length; i++) {
     const t = trimap[i];
     alpha[i] = t === 255 ? 255 : t === 0 ? 0 : Math.round(Math.min(Math.max(full[i], 0), 1) * 255);
   }
-  return { width, height, alpha, processingSize: [sw, sh], seconds, backend: state.backend };
+  return { width, height, alpha, processingSize: [sw, sh], scale, seconds, backend: state.backend };
 }
 
 /** The JS API: URLs (or Blobs) of a photo and of its trimap -> Promise<{width, height, alpha}>. */
