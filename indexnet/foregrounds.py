@@ -176,7 +176,7 @@ def _polygon_area(poly: np.ndarray) -> float:
 # --- Foregrounds full of holes --------------------------------------------------------------------
 
 
-HOLEY_KINDS = {"branches": 0.25, "strings": 0.15, "sheet": 0.15, "foliage": 0.3, "fibres": 0.15}
+HOLEY_KINDS = {"branches": 0.2, "strings": 0.15, "sheet": 0.1, "foliage": 0.3, "fibres": 0.25}
 
 
 def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray,
@@ -311,13 +311,14 @@ def _painted_foreground(rng, size: int, texture: np.ndarray, kind: str) -> tuple
             point = edge[int(rng.integers(len(edge)))]
             outward = point - centre
             angle = np.arctan2(outward[1], outward[0]) + rng.normal(0, 0.5)
-            length, curl = rng.uniform(8, 80) * ss + rim, rng.normal(0, 0.15)
+            length, curl = rng.uniform(8, 120) * ss + rim, rng.normal(0, 0.15)
             depth = 6 * ss + rng.uniform(0, rim)  # rooted inside the outline, some deep in the rim
             points = [point - depth * np.array([np.cos(angle), np.sin(angle)])]
             for _ in range(max(2, int(length / (4 * ss)))):
                 angle += curl + rng.normal(0, 0.12)
                 points.append(points[-1] + 4 * ss * np.array([np.cos(angle), np.sin(angle)]))
-            width = max(1, int(round(rng.uniform(0.25, 1.6) * ss)))
+            # 0.3-4 px, log-uniform: from a hair to GT11's thistle strands seen at the test scale (1.5x)
+            width = max(1, int(round(np.exp(rng.uniform(np.log(0.3), np.log(4))) * ss)))
             colour = strand_colours[int(rng.integers(len(strand_colours)))] * rng.uniform(0.8, 1.2)
             line = [np.round(np.array(points)).astype(np.int32)]
             cv2.polylines(rgb, line, False, np.clip(colour, 0, 255).tolist(), width)
