@@ -118,12 +118,14 @@ PRESETS: dict[str, TrainConfig] = {
     # bf16, made on the GPU from a pool of windows that every CPU core keeps refreshing. E.g.
     #   python -m indexnet train --config real-gpu time_budget_s=480 bg_dir=... fg_dir=... val_data=...
     "real-gpu": TrainConfig(data="mix", pipeline="drawn", crop_sizes=(256, 320, 384), out_size=320, batch_size=64,
+                            mix={"real": 0.4, "holes": 0.22, "objects": 0.06, "synthetic": 0.32},
                             iterations=100_000, lr=4e-3, encoder_lr_mult=0.05, milestones=(), ema_decay=0.999,
                             init_weights="synthetic", bf16=None, channels_last=True, augment_on="device",
                             val_every=500, checkpoint_every=200, log_every=50, time_budget_s=480,
                             out_dir="runs/real-gpu"),
     "real": TrainConfig(data="mix", pipeline="drawn", crop_sizes=(256, 320), out_size=256, batch_size=8,
-                        iterations=100_000, lr=2e-3, encoder_lr_mult=0.05, milestones=(), ema_decay=0.995,
+                        mix={"real": 0.4, "holes": 0.22, "objects": 0.06, "synthetic": 0.32},
+                        iterations=100_000, lr=1e-3, encoder_lr_mult=0.05, milestones=(), ema_decay=0.995,
                         init_weights="synthetic", bf16=None, compile=True, fg_scale=(0.75, 2.0), val_every=100,
                         checkpoint_every=25, num_workers=1, out_dir="runs/real"),
 }
