@@ -399,6 +399,29 @@ def resolve_trimap(mode: str, image: np.ndarray, upload, painting, unpainted: st
 
 
 @_friendly
+def processing_size_text(model, shape: tuple[int, int], max_side: int) -> str:
+    """At what size the network ran, in words: the image resized by the weights' test scale (1.5 for ours),
+    fitted within max_side (`inference.network_size`, as `predict` does). The web page says the same (web/app.js)."""
+    h, w = shape
+    scale = getattr(model, "test_scale", 1.0)  # what predict ran the network at (our weights: 1.5)
+    ph, pw = network_size(model, (h, w), max_side=max_side)
+    size_text = f"{pw}×{ph}"
+    if (ph, pw) == (h, w):
+        size_text += " (full resolution)"
+    elif max(ph, pw) == max_side and max(h, w) * scale > max_side:
+        factor = round(max(ph, pw) / max(h, w), 2)
+        if factor < 1:
+            size_text += (f" — the image ({w}×{h}) was downscaled to fit the {max_side} px limit and the matte "
+                          "resized back to full size")
+        else:  # the limit only cut the enlargement short (e.g. an 800-px photo: ×1.28 instead of ×1.5)
+            size_text += (f" — the image ({w}×{h}) enlarged ×{factor:g} (these weights' test scale ×{scale:g}, "
+                          f"capped by the {max_side} px limit), matte resized back")
+    else:
+        size_text += (f" — the image ({w}×{h}) {'enlarged' if scale > 1 else 'reduced'} ×{scale:g} (these weights' "
+                      "test scale), matte resized back")
+    return size_text
+
+
 def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, resize, model_key, max_side,
                 bg_colour, bg_image, progress=gr.Progress()):
     """The main button: every output, plus the state that lets the background change without re-running."""
@@ -434,16 +457,7 @@ def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, r
     write_png(files[1], alpha8)
     total = time.perf_counter() - t0
 
-    scale = getattr(model, "test_scale", 1.0)  # what predict ran the network at (our weights: 1.5)
-    ph, pw = network_size(model, (h, w), max_side=max_side)
-    size_text = f"{pw}×{ph}"
-    if (ph, pw) == (h, w):
-        size_text += " (full resolution)"
-    elif max(ph, pw) == max_side and max(h, w) * scale > max_side:
-        size_text += (f" — the image ({w}×{h}) was downscaled to fit the {max_side} px limit and the matte "
-                      "resized back to full size")
-    else:
-        size_text += f" — the image ({w}×{h}) enlarged ×{scale:g} (these weights' test scale), matte resized back"
+    size_text = processing_size_text(model, (h, w), max_side)
     unknown = (trimap == 128).mean()
     lines = [f"**Model:** {choice.label} · **Processing size:** {size_text}",
              f"**Time:** {total:.1f} s (network {t2 - t1:.1f} s, foreground colours {t3 - t2:.1f} s) · "
