@@ -398,7 +398,6 @@ def resolve_trimap(mode: str, image: np.ndarray, upload, painting, unpainted: st
                    " Upload a trimap of the same size, or tick 'Resize the trimap to the image' (nearest-neighbour).")
 
 
-@_friendly
 def processing_size_text(model, shape: tuple[int, int], max_side: int) -> str:
     """At what size the network ran, in words: the image resized by the weights' test scale (1.5 for ours),
     fitted within max_side (`inference.network_size`, as `predict` does). The web page says the same (web/app.js)."""
@@ -408,7 +407,8 @@ def processing_size_text(model, shape: tuple[int, int], max_side: int) -> str:
     size_text = f"{pw}×{ph}"
     if (ph, pw) == (h, w):
         size_text += " (full resolution)"
-    elif max(ph, pw) == max_side and max(h, w) * scale > max_side:
+    elif max(ph, pw) == max_side and max(h, w) * scale > max_side and \
+            abs(round(max(ph, pw) / max(h, w), 2) - scale) >= 0.01:  # not just 1024.5 rounded to the limit
         factor = round(max(ph, pw) / max(h, w), 2)
         if factor < 1:
             size_text += (f" — the image ({w}×{h}) was downscaled to fit the {max_side} px limit and the matte "
@@ -422,6 +422,7 @@ def processing_size_text(model, shape: tuple[int, int], max_side: int) -> str:
     return size_text
 
 
+@_friendly
 def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, resize, model_key, max_side,
                 bg_colour, bg_image, progress=gr.Progress()):
     """The main button: every output, plus the state that lets the background change without re-running."""

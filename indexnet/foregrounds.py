@@ -10,13 +10,16 @@ real photographs with hand-drawn trimaps it leaves grey rims and calls textured 
 * ``ObjectCutouts`` — COCO object outlines (YOLO segmentation format) cut out of their photos: hard
   edges, but real content (people, animals, plants) under wide trimaps.
 * ``holey_foreground`` — procedurally drawn foregrounds full of holes (leafy branches, strings and
-  yarn, perforated sheets) textured with real photos: the class the network failed on (GT13's plant).
+  yarn, perforated sheets, dense foliage, fibres) textured with real photos: the classes the network
+  failed on (GT13's plant, GT11's thistle).
 * ``BackgroundBank`` — every image in one or more folders (COCO, BSDS500, your own).
 * ``MattingMix`` — an endless, reproducible stream mixing these sources and the synthetic set, every
   one composited onto the bank's backgrounds with the published augmentation (random scale,
   flips, colour jitter); item i depends only on (seed, i), like the rest of the training data.
 
-The trimap is not made here: the training pipeline (`indexnet.data.PIPELINES`) draws it.
+The trimap is not made here: the training pipeline (`indexnet.data.PIPELINES`) draws it, except for the
+real samples that keep a trimap a person drew (``hand_trimap``), which the "drawn" pipeline and the GPU
+pool (`indexnet.device_pool`) use as it is.
 """
 from __future__ import annotations
 
@@ -296,6 +299,8 @@ def _painted_foreground(rng, size: int, texture: np.ndarray, kind: str) -> tuple
                         (int(rng.uniform(0.15, 0.4) * S), int(rng.uniform(0.15, 0.4) * S)),
                         rng.uniform(0, 180), 0, 360, 255, -1)
         contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        if not contours:  # cannot happen while every ellipse's centre is on the canvas; no strands without an edge
+            contours = [np.array([[[S // 2, S // 2]]], np.int32)]
         edge = np.concatenate([c[:, 0] for c in contours]).astype(np.float32)
         centre = edge.mean(0)
         # Often the solid core stops well inside the outline and the rim is a dense tangle of strands with
@@ -390,7 +395,7 @@ def window_around_edge(rng, alpha: np.ndarray, side: int) -> tuple[slice, slice]
 
 class MattingMix(Dataset):
     """Endless stream of composites: item i is {image, alpha, fg, bg} (uint8, before the trimap and
-    crop), drawn with ``np.random.default_rng([seed, 7, i])`` from the sources in ``mix`` (name ->
+    crop), its ``source`` name and, for some real samples, a ``hand_trimap``, drawn with ``np.random.default_rng([seed, 7, i])`` from the sources in ``mix`` (name ->
     weight; names: "real", "holes", "objects", "synthetic") and composited on ``backgrounds``.
 
     Augmentation (SPEC §4 and the DIM recipe): random scale ``scale_range`` of the foreground
@@ -423,6 +428,10 @@ class MattingMix(Dataset):
         self.names, self.p = names, weights / weights.sum()
         self.seed, self.scale_range, self.window, self.length = seed, scale_range, window, length
         self.synthetic_own_background = synthetic_own_background
+        for name, share in (("synthetic_own_background", synthetic_own_background), ("same_palette", same_palette),
+                            ("hand_trimaps", hand_trimaps)):
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name} is a share of samples: expected 0..1, got {share!r}")
         self.same_palette, self.hand_trimaps = same_palette, hand_trimaps
 
     def __len__(self) -> int:

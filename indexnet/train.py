@@ -48,8 +48,11 @@ class TrainConfig:
     object_outlines: str | None = None
     fg_scale: tuple[float, ...] = (0.5, 1.5)  # random scale of real and object foregrounds (low, high)
     mix: dict = field(default_factory=lambda: {"real": 0.45, "holes": 0.12, "objects": 0.08, "synthetic": 0.35})
-    hand_trimaps: float = 0.5  # share of real samples that keep a trimap a person drew (fg_dir/trimap*/)
-    same_palette: float = 0.3  # share of holey foregrounds composited onto the photo that coloured them
+    # share of real samples that keep a trimap a person drew (fg_dir/trimap*/); pipeline="drawn" and the GPU pool
+    hand_trimaps: float = 0.5
+    # share of holey foregrounds composited onto the photo that coloured them (augment_on="cpu" only: the GPU
+    # pool puts another window's background behind every foreground)
+    same_palette: float = 0.3
     crop_sizes: tuple[int, ...] = (320, 480, 640)
     out_size: int = 320
     batch_size: int = 16  # global batch; split across DDP processes

@@ -386,9 +386,15 @@ def test_examples_ship_with_their_trimaps(app_module):
     (1.5, (533, 800), 1024, "1024×683 — the image (800×533) enlarged ×1.28 (these weights' test scale ×1.5, "
                             "capped by the 1024 px limit)"),
     (1.5, (1500, 2000), 1024, "1024×768 — the image (2000×1500) was downscaled to fit the 1024 px limit"),
+    (1.5, (455, 683), 1024, "1024×682 — the image (683×455) enlarged ×1.5 (these weights' test scale)"),
     (1.0, (120, 160), 2048, "160×120 (full resolution)"),
     (0.5, (120, 160), 2048, "80×60 — the image (160×120) reduced ×0.5"),
 ])
 def test_processing_size_text_says_how_the_network_saw_the_image(app_module, scale, shape, max_side, expected):
     model = type("Weights", (), {"test_scale": scale})()
     assert app_module.processing_size_text(model, shape, max_side).startswith(expected)
+
+
+def test_the_main_button_turns_errors_into_messages(app_module):
+    # _friendly maps out-of-memory and unexpected errors to gr.Error messages instead of a traceback
+    assert hasattr(app_module.run_matting, "__wrapped__")

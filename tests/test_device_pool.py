@@ -54,3 +54,13 @@ def test_time_budget_run_exports(backgrounds, tmp_path):
     assert log and all(np.isfinite(r["loss"]) for r in log)
     model = load_model(tmp_path / "run" / "model.pth")
     assert model.meta["iterations"] == log[-1]["iteration"] < cfg.iterations
+
+
+def test_windows_keep_a_hand_drawn_trimap():
+    yy, xx = np.mgrid[:80, :80]
+    alpha = np.clip((25 - np.hypot(yy - 40, xx - 40)) * 64, 0, 255).astype(np.uint8)
+    sample = {"image": np.zeros((80, 80, 3), np.uint8), "fg": np.zeros((80, 80, 3), np.uint8),
+              "bg": np.zeros((80, 80, 3), np.uint8), "alpha": alpha}
+    drawn = make_window([sample], 0, 64, seed=0)[..., 7]
+    kept = make_window([dict(sample, hand_trimap=np.full((80, 80), 128, np.uint8))], 0, 64, seed=0)[..., 7]
+    assert (drawn != 128).any() and (kept == 128).all()  # a drawn trimap labels the disk; the kept one does not

@@ -140,7 +140,8 @@ async function drawResult(result) {
 function sizeText({ width: w, height: h, processingSize: [pw, ph], scale }, maxSide) {
   if (pw === w && ph === h) return `${pw}×${ph} (full resolution)`;
   const factor = Number((Math.max(pw, ph) / Math.max(w, h)).toFixed(2));
-  if (Math.max(pw, ph) === maxSide && Math.max(w, h) * scale > maxSide) {
+  // "Capped" only when the limit changed the factor (not when 1024.5 merely rounded down to 1024), as app.py says.
+  if (Math.max(pw, ph) === maxSide && Math.max(w, h) * scale > maxSide && Math.abs(factor - scale) >= 0.01) {
     return factor < 1
       ? `${pw}×${ph} — the image (${w}×${h}) was downscaled to fit the ${maxSide} px limit and the matte resized ` +
         "back to full size"
