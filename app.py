@@ -406,10 +406,10 @@ def processing_size_text(model, shape: tuple[int, int], max_side: int) -> str:
     ph, pw = network_size(model, (h, w), max_side=max_side)
     size_text = f"{pw}×{ph}"
     if (ph, pw) == (h, w):
-        size_text += " (full resolution)"
-    elif max(ph, pw) == max_side and max(h, w) * scale > max_side and \
-            abs(round(max(ph, pw) / max(h, w), 2) - scale) >= 0.01:  # not just 1024.5 rounded to the limit
-        factor = round(max(ph, pw) / max(h, w), 2)
+        return size_text + " (full resolution)"
+    factor = round(max(ph, pw) / max(h, w), 2)
+    # "capped" only when the limit changed the factor, not when e.g. 1024.5 merely rounded down to 1024
+    if max(ph, pw) == max_side and max(h, w) * scale > max_side and abs(factor - scale) >= 0.01:
         if factor < 1:
             size_text += (f" — the image ({w}×{h}) was downscaled to fit the {max_side} px limit and the matte "
                           "resized back to full size")

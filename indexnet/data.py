@@ -266,15 +266,22 @@ def dim_pipeline(
     return sample
 
 
+def with_drawn_trimap(sample: dict, rng: np.random.Generator) -> dict:
+    """The sample with a ``trimap``: the one a person drew (``hand_trimap``, which is dropped) if it carries
+    one, else `trimap_like_drawn`'s."""
+    sample = dict(sample)
+    hand_trimap = sample.pop("hand_trimap", None)
+    sample["trimap"] = trimap_like_drawn(sample["alpha"], rng) if hand_trimap is None else hand_trimap
+    return sample
+
+
 def drawn_pipeline(
     sample: dict, rng: np.random.Generator, crop_sizes: tuple[int, ...] = (320, 480, 640), out_size: int = 320
 ) -> dict:
     """The IndexNet pipeline with hand-drawn-like trimaps (`trimap_like_drawn`): for real photos,
     whose trimaps are wide blobs, not thin bands. A sample that carries a trimap a person drew
     (``hand_trimap``, from `indexnet.foregrounds.MattingMix`) keeps it."""
-    sample = dict(sample)
-    hand_trimap = sample.pop("hand_trimap", None)
-    sample["trimap"] = trimap_like_drawn(sample["alpha"], rng) if hand_trimap is None else hand_trimap
+    sample = with_drawn_trimap(sample, rng)
     sample = crop_around_unknown(sample, rng, crop_sizes, out_size)
     return random_flip(sample, rng)
 

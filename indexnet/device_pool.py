@@ -37,11 +37,9 @@ def _init_worker(base, window: int, seed: int) -> None:
 
 def make_window(base, index: int, window: int, seed: int) -> np.ndarray:
     """Window `index`: (window, window, 8) uint8 = fg RGB, bg RGB, alpha, trimap."""
-    from .data import crop_around_unknown, trimap_like_drawn
+    from .data import crop_around_unknown, with_drawn_trimap
     rng = np.random.default_rng([seed, 11, index])
-    sample = dict(base[index])
-    hand_trimap = sample.pop("hand_trimap", None)  # a trimap a person drew for a real photo: kept, as drawn_pipeline
-    sample["trimap"] = trimap_like_drawn(sample["alpha"], rng) if hand_trimap is None else hand_trimap
+    sample = with_drawn_trimap(base[index], rng)  # as drawn_pipeline: a hand-drawn trimap is kept
     sample = crop_around_unknown(sample, rng, crop_sizes=(window,), out_size=window)
     return np.concatenate([sample["fg"], sample["bg"], sample["alpha"][..., None], sample["trimap"][..., None]], 2)
 

@@ -447,7 +447,7 @@ class MattingMix(Dataset):
         if source == "real":
             k = int(rng.integers(len(self.real)))
             fg, alpha = self.real[k]
-            trimaps = self.real.hand_trimaps[k] if hasattr(self.real, "hand_trimaps") else []
+            trimaps = self.real.hand_trimaps[k]
             if trimaps and rng.random() < self.hand_trimaps:
                 hand_trimap = trimaps[int(rng.integers(len(trimaps)))]
         elif source == "objects":
