@@ -29,9 +29,12 @@ from typing import Callable
 import numpy as np
 
 from .images import images_by_stem, read_gray, read_rgb
-from .metrics import alpha_to_uint8, compute_metrics
+from .metrics import alpha_to_uint8, compute_metrics, one_sided_errors
 
 METRICS = ("SAD", "MSE", "GRAD", "CONN")
+# Shares of unknown pixels (issue 16): holes punched into what is solid (true >= 0.5, predicted < 0.25) and
+# the reverse (true < 0.5, predicted > 0.75). Per image in the rows; pooled over all unknown pixels in the means.
+RATES = ("false_holes", "false_fills")
 
 
 # ----------------------------------------------------------------------------------- datasets
@@ -196,7 +199,7 @@ def open_dataset(path, trimap_dir: str | None = None) -> _FileDataset:
 # ----------------------------------------------------------------------------------- evaluation
 @dataclass
 class EvalResult:
-    rows: list[dict] = field(default_factory=list)  # {"name", "SAD", "MSE", "GRAD", "CONN"} per image
+    rows: list[dict] = field(default_factory=list)  # {"name", *METRICS, *RATES, "unknown"} per image
     means: dict[str, float] = field(default_factory=dict)
 
     def to_markdown(self, model_name: str = "IndexNet", dataset_name: str = "") -> str:
@@ -243,8 +246,15 @@ def evaluate(model, dataset, size_mode: str | None = None, save_preds=None, prog
             raise ValueError(f"prediction for {sample['name']} has shape {pred.shape}, expected {sample['alpha'].shape}")
         if save_preds is not None:
             write_png(Path(save_preds) / f"{sample['name']}.png", pred)
-        rows.append({"name": sample["name"], **compute_metrics(pred, sample["alpha"], sample["trimap"])})
-    return EvalResult(rows, {key: _mean([row[key] for row in rows]) for key in METRICS})
+        counts = one_sided_errors(pred, sample["alpha"], sample["trimap"])
+        rates = {key: counts[key] / counts["unknown"] if counts["unknown"] else float("nan") for key in RATES}
+        rows.append({"name": sample["name"], **compute_metrics(pred, sample["alpha"], sample["trimap"]),
+                     **rates, "unknown": counts["unknown"]})
+    means = {key: _mean([row[key] for row in rows]) for key in METRICS}
+    total = sum(row["unknown"] for row in rows)
+    for key in RATES:  # pooled: every unknown pixel counts once, whatever the size of its image
+        means[key] = sum(row[key] * row["unknown"] for row in rows if row["unknown"]) / total if total else float("nan")
+    return EvalResult(rows, means)
 
 
 # ----------------------------------------------------------------------------------- command line

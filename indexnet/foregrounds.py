@@ -179,7 +179,10 @@ def _polygon_area(poly: np.ndarray) -> float:
 # --- Foregrounds full of holes --------------------------------------------------------------------
 
 
-HOLEY_KINDS = {"branches": 0.2, "strings": 0.15, "sheet": 0.1, "foliage": 0.3, "fibres": 0.25}
+# Weights of the kinds. The last three are opaque or evenly translucent material that the network punched false
+# holes into on real photos (issue 16): colour alone never makes a region transparent.
+HOLEY_KINDS = {"branches": 0.1, "strings": 0.07, "sheet": 0.06, "foliage": 0.17, "fibres": 0.15,
+               "strands": 0.15, "meshed": 0.15, "translucent": 0.15}
 
 
 def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray,
@@ -193,7 +196,15 @@ def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray,
       the network called shaded leaves "background" inside wide unknown regions);
     * "fibres": hundreds of thin curved strands growing out of a body's edge, often from deep inside a
       rim where the background shows between them (GT11's class: a thistle, a mass of hair, frayed
-      yarn), the strands a different colour from the body.
+      yarn), the strands a different colour from the body;
+    * "strands": thick opaque strands (yarn, rope, cables) 4-20 px wide, many saturated colours, some
+      taken from ``texture``, overlapping and shaded round, hanging across the window;
+    * "meshed": solid objects (rods with pointed tips, blobs) inside a wire-mesh cup or behind a fence,
+      grille or lace: alpha 1 on the objects, the mesh's own coverage elsewhere;
+    * "translucent": a large sheet (cloth, flag, tinted plastic, veil) of near-uniform alpha 0.5-0.95,
+      printed with stripes, a tint or ``texture`` itself, sometimes over an opaque body.
+    The last three are what the network punched false holes into (issue 16): solid or evenly see-through
+    regions whose colours may match the background's.
     ``texture`` (any H x W x 3 uint8 photo) gives the colours and their grain, so the content is real;
     pass a crop of the background itself for foreground and background of the same palette.
     Returns (fg colours, alpha), uint8."""
@@ -201,8 +212,10 @@ def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray,
     kind = kind or str(rng.choice(list(HOLEY_KINDS), p=list(HOLEY_KINDS.values())))
     if kind not in HOLEY_KINDS:
         raise ValueError(f"unknown holey foreground kind {kind!r}: expected one of {sorted(HOLEY_KINDS)}")
-    if kind in ("foliage", "fibres"):
+    if kind in ("foliage", "fibres", "strands", "meshed"):
         return _painted_foreground(rng, size, texture, kind)
+    if kind == "translucent":
+        return _translucent_foreground(rng, size, texture)
     canvas = np.zeros((S, S), np.uint8)
     if kind == "branches":
         for _ in range(int(rng.integers(2, 7))):
@@ -292,6 +305,10 @@ def _painted_foreground(rng, size: int, texture: np.ndarray, kind: str) -> tuple
                 if rng.random() < 0.6:  # the midrib, lighter or darker than the blade
                     cv2.polylines(rgb, [np.round(axis[:-3]).astype(np.int32)], False,
                                   np.clip(colour * rng.uniform(0.7, 1.3), 0, 255).tolist(), max(1, ss // 2))
+    elif kind == "strands":
+        _draw_strands(rng, rgb, mask, ss, texture)
+    elif kind == "meshed":
+        _draw_meshed(rng, rgb, mask, ss, palette, texture)
     else:
         body = np.zeros((S, S), np.uint8)
         for _ in range(int(rng.integers(1, 5))):  # a lumpy body, mostly off-centre
@@ -331,13 +348,173 @@ def _painted_foreground(rng, size: int, texture: np.ndarray, kind: str) -> tuple
     coverage = cv2.resize(mask.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_AREA)
     premultiplied = cv2.resize(rgb * (mask[..., None] > 0), (size, size), interpolation=cv2.INTER_AREA)
     fg = premultiplied / np.maximum(coverage, 1e-3)[..., None]
-    # The photo's grain and a slow light falloff over the plant: flat-coloured parts look drawn.
+    return _with_grain_and_light(rng, fg, texture), to_uint8(coverage)
+
+
+def _with_grain_and_light(rng, fg: np.ndarray, texture: np.ndarray) -> np.ndarray:
+    """fg (float RGB, 0-255) with the photo's grain and a slow light falloff: flat-coloured parts look drawn."""
+    size = fg.shape[0]
     grain = cv2.resize(cv2.cvtColor(texture, cv2.COLOR_RGB2GRAY), (size, size),
                        interpolation=cv2.INTER_LINEAR).astype(np.float32)
     grain = grain / max(float(grain.mean()), 1.0)
     light = cv2.resize(rng.uniform(0.7, 1.2, (3, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
-    fg *= ((1 + rng.uniform(0.1, 0.6) * (grain - 1)) * light)[..., None]
-    return np.clip(fg, 0, 255).astype(np.uint8), to_uint8(coverage)
+    fg = fg * ((1 + rng.uniform(0.1, 0.6) * (grain - 1)) * light)[..., None]
+    return np.clip(fg, 0, 255).astype(np.uint8)
+
+
+def _vivid(rng: np.random.Generator, texture: np.ndarray, n: int, from_texture: float = 0.35) -> np.ndarray:
+    """n RGB colours (float32, 0-255): saturated hues of every kind (yarn, cables, pencils, flags), dark
+    ones included, or with probability ``from_texture`` each, a pixel of the texture photo (which may be
+    the background itself: colour alone must not decide what is background)."""
+    hsv = np.stack([rng.uniform(0, 180, n), rng.uniform(90, 255, n), rng.uniform(40, 255, n)], 1)
+    colours = cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0].astype(np.float32)
+    pixels = texture.reshape(-1, 3)
+    take = rng.random(n) < from_texture
+    colours[take] = pixels[rng.integers(len(pixels), size=int(take.sum()))]
+    return colours
+
+
+def _draw_strands(rng, rgb: np.ndarray, mask: np.ndarray, ss: int, texture: np.ndarray) -> None:
+    """Thick opaque strands (yarn, rope, cables), 4-20 px wide, hanging and crossing, each shaded round
+    (dark edges, bright core) so that it reads as a solid cylinder, in many colours."""
+    S = mask.shape[0]
+    colours = _vivid(rng, texture, int(rng.integers(3, 9)))
+    hanging = rng.random() < 0.6  # from above (yarn on a line, cables), else crossing in every direction
+    for _ in range(int(rng.integers(10, 45))):
+        width = np.exp(rng.uniform(np.log(4), np.log(20))) * ss
+        if hanging:
+            point, angle = np.array([rng.uniform(-0.1, 1.1) * S, -width]), np.pi / 2 + rng.normal(0, 0.3)
+        else:
+            point, angle = rng.uniform(0, S, 2), rng.uniform(0, 2 * np.pi)
+            point -= 0.6 * S * np.array([np.cos(angle), np.sin(angle)])
+        points, curl = [point], rng.normal(0, 0.04)
+        for _ in range(int(rng.uniform(0.6, 1.6) * S / (6 * ss))):
+            angle += curl + rng.normal(0, 0.08)
+            if hanging:  # gravity pulls a hanging strand back towards vertical
+                angle += 0.1 * (np.pi / 2 - angle)
+            points.append(points[-1] + 6 * ss * np.array([np.cos(angle), np.sin(angle)]))
+        line = [np.round(np.array(points)).astype(np.int32)]
+        colour = colours[int(rng.integers(len(colours)))] * rng.uniform(0.8, 1.2)
+        for share, light in ((1.0, 0.55), (0.7, 0.85), (0.3, 1.15)):  # round shading, outside in
+            cv2.polylines(rgb, line, False, np.clip(colour * light, 0, 255).tolist(), max(1, int(width * share)))
+        cv2.polylines(mask, line, False, 255, max(1, int(width)))
+
+
+def _mesh(rng, S: int, ss: int) -> np.ndarray:
+    """A wire mesh, grille or lace over an S x S canvas: True on the wires (1-3 px at 1x, pitch 6-24 px)."""
+    pitch = rng.uniform(6, 24) * ss
+    wire = min(rng.uniform(1, 3) * ss, pitch * 0.4)
+    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
+    theta = rng.uniform(0, np.pi / 2) if rng.random() < 0.5 else 0.0
+    u = xx * np.cos(theta) + yy * np.sin(theta)
+    v = -xx * np.sin(theta) + yy * np.cos(theta)
+    if rng.random() < 0.7:  # square mesh / grille
+        return (np.mod(u, pitch) < wire) | (np.mod(v, pitch) < wire)
+    ring = np.hypot(np.mod(u, pitch) - pitch / 2, np.mod(v, pitch) - pitch / 2)  # lace: rings that touch
+    return np.abs(ring - pitch / 2 + wire / 2) < wire / 2
+
+
+def _draw_meshed(rng, rgb: np.ndarray, mask: np.ndarray, ss: int, palette: np.ndarray, texture: np.ndarray) -> None:
+    """Solid objects inside a wire-mesh cup (pencils in a pencil cup) or behind a fence, grille or lace:
+    the objects are opaque (alpha 1 wherever they are, mesh or not), the mesh alone is as transparent as
+    its holes."""
+    S = mask.shape[0]
+    colours = np.concatenate([palette, _vivid(rng, texture, 6, from_texture=0.3)])
+    region = np.zeros((S, S), bool)
+    cup = rng.random() < 0.6
+    if cup:
+        x0, x1 = sorted(rng.uniform(0.1, 0.9, 2) * S)
+        x1 = max(x1, x0 + 0.3 * S)
+        top = int(rng.uniform(0.3, 0.6) * S)
+        region[top:, int(x0):int(x1)] = True
+        for _ in range(int(rng.integers(3, 16))):  # rods rising out of the cup, pointed at the top
+            width = rng.uniform(5, 22) * ss
+            base = np.array([rng.uniform(x0, x1), S * 1.1])
+            angle = -np.pi / 2 + rng.normal(0, 0.25)
+            length = rng.uniform(0.5, 1.0) * S
+            tip = base + length * np.array([np.cos(angle), np.sin(angle)])
+            colour = colours[int(rng.integers(len(colours)))]
+            cv2.line(rgb, tuple(np.round(base).astype(int)), tuple(np.round(tip).astype(int)), colour.tolist(), int(width))
+            cv2.line(mask, tuple(np.round(base).astype(int)), tuple(np.round(tip).astype(int)), 255, int(width))
+            direction, normal = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
+            point = tip + direction * width * rng.uniform(0.8, 2)
+            cone = np.round([tip + normal * width / 2, tip - normal * width / 2, point]).astype(np.int32)
+            wood = np.clip(colours[int(rng.integers(len(colours)))] * 0.3 + np.array([150, 120, 80]), 0, 255)
+            cv2.fillPoly(rgb, [cone], wood.tolist())
+            cv2.fillPoly(mask, [cone], 255)
+    else:
+        region[:] = True
+        for _ in range(int(rng.integers(1, 5))):  # things behind a fence: blobs and bars
+            colour = colours[int(rng.integers(len(colours)))]
+            centre = (int(rng.uniform(0.15, 0.85) * S), int(rng.uniform(0.15, 0.85) * S))
+            axes = (int(rng.uniform(0.08, 0.3) * S), int(rng.uniform(0.08, 0.3) * S))
+            angle = rng.uniform(0, 180)
+            cv2.ellipse(rgb, centre, axes, angle, 0, 360, colour.tolist(), -1)
+            cv2.ellipse(mask, centre, axes, angle, 0, 360, 255, -1)
+    wires = _mesh(rng, S, ss) & region
+    grey = rng.uniform(40, 210)
+    metal = np.array([grey, grey, grey]) * rng.uniform(0.9, 1.1, 3) if rng.random() < 0.6 else \
+        colours[int(rng.integers(len(colours)))]
+    rgb[wires] = np.clip(metal, 0, 255)
+    mask[wires] = 255
+    if cup:  # a solid rim (and sometimes a base band) of the cup
+        rim = int(rng.uniform(3, 14) * ss)
+        left, right = np.nonzero(region.any(0))[0][[0, -1]]
+        dark = np.clip(metal * rng.uniform(0.2, 0.7), 0, 255)
+        rgb[top:top + rim, left:right + 1] = dark
+        mask[top:top + rim, left:right + 1] = 255
+
+
+def _translucent_foreground(rng, size: int, texture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A large sheet of near-uniform alpha 0.5-0.95 (a cloth flag, a curtain, tinted plastic, a veil),
+    printed with stripes or blocks of vivid colours (dark ones too), a plain tint, or the texture photo
+    itself, sometimes over an opaque body: alpha is the sheet's opacity wherever it is, whatever its colour,
+    and 1 where the body is behind it."""
+    ss, S = 4, size * 4
+    sheet = np.zeros((S, S), np.uint8)
+    centre = rng.uniform(0.3, 0.7, 2) * S
+    half = rng.uniform(0.25, 0.55, 2) * S
+    t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    wave = 1 + 0.06 * np.sin(t * int(rng.integers(2, 7)) + rng.uniform(0, 6))
+    square = np.stack([np.clip(1.6 * np.cos(t), -1, 1), np.clip(1.6 * np.sin(t), -1, 1)], 1)  # rounded rectangle
+    theta = rng.uniform(-0.5, 0.5)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    outline = centre + (square * half * wave[:, None]) @ rot.T
+    cv2.fillPoly(sheet, [np.round(outline).astype(np.int32)], 255)
+    cover = cv2.resize(sheet.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_AREA)
+    # Opacity: one value over the sheet, folds and thin spots only a few percent off it.
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    folds = np.sin((xx * np.cos(theta) + yy * np.sin(theta)) / size * rng.uniform(4, 20) + rng.uniform(0, 6))
+    opacity = np.clip(rng.uniform(0.5, 0.95) + rng.uniform(0, 0.05) * folds, 0.4, 0.98)
+    style = rng.random()
+    if style < 0.4:  # a flag: stripes or blocks of a few vivid colours, dark ones included
+        colours = _vivid(rng, texture, int(rng.integers(2, 5)), from_texture=0.3)
+        u = (xx * np.cos(theta) + yy * np.sin(theta)) if rng.random() < 0.5 else (-xx * np.sin(theta) + yy * np.cos(theta))
+        band = np.floor(u / size * rng.uniform(2, 8) + rng.uniform(0, 10)).astype(int) % len(colours)
+        print_ = colours[band]
+        if rng.random() < 0.5:  # a canton / emblem in another colour
+            box = (np.abs(xx - rng.uniform(0.2, 0.8) * size) < rng.uniform(0.08, 0.25) * size) & \
+                  (np.abs(yy - rng.uniform(0.2, 0.8) * size) < rng.uniform(0.08, 0.25) * size)
+            print_[box] = _vivid(rng, texture, 1)[0]
+    elif style < 0.7:  # the photo printed on it (its colours are the background's when same_palette)
+        print_ = cv2.resize(texture, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    else:  # a plain tint
+        print_ = np.broadcast_to(_vivid(rng, texture, 1, from_texture=0.3)[0], (size, size, 3)).astype(np.float32)
+    print_ = print_ * (1 + 0.12 * folds)[..., None]  # cloth shading along the folds
+    a_sheet = cover * opacity
+    body_alpha = np.zeros((size, size), np.float32)
+    body_rgb = np.zeros((size, size, 3), np.float32)
+    if rng.random() < 0.5:  # an opaque body partly behind the sheet (the toy the flag hangs in front of)
+        body = np.zeros((S, S), np.uint8)
+        cv2.ellipse(body, (int(rng.uniform(0.2, 0.8) * S), int(rng.uniform(0.4, 1.0) * S)),
+                    (int(rng.uniform(0.12, 0.35) * S), int(rng.uniform(0.15, 0.4) * S)), rng.uniform(0, 180), 0, 360, 255, -1)
+        body_alpha = cv2.resize(body.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_AREA)
+        body_rgb = np.broadcast_to(_vivid(rng, texture, 1, from_texture=0.5)[0], (size, size, 3)).astype(np.float32)
+    # The sheet over the body (premultiplied "over"): colour and coverage of the two layers together.
+    alpha = a_sheet + (1 - a_sheet) * body_alpha
+    premultiplied = a_sheet[..., None] * print_ + ((1 - a_sheet) * body_alpha)[..., None] * body_rgb
+    fg = premultiplied / np.maximum(alpha, 1e-3)[..., None]
+    return _with_grain_and_light(rng, fg, texture), to_uint8(alpha)
 
 
 def _draw_branch(rng, canvas, start, angle, length, ss, depth):
@@ -406,13 +583,17 @@ class MattingMix(Dataset):
     A fraction ``hand_trimaps`` of the real samples keep a trimap a person drew for the photo (scaled,
     flipped and cropped with it) as ``hand_trimap``, which the "drawn" pipeline uses instead of drawing
     one: the test-time trimaps' own style. A fraction ``same_palette`` of the holey foregrounds are composited onto the photo that coloured
-    them: foreground and background of one palette, where colour alone cannot tell them apart.
+    them, and as many object cut-outs onto their own photo turned round: foreground and background of one
+    palette, where colour alone cannot tell them apart (a solid object that looks like the background is
+    still solid). A fraction ``region_trimaps`` of the holey foregrounds get a trimap whose whole area
+    is unknown (`region_trimap`), as people mark yarn, a mesh cup or a plant.
     """
 
     def __init__(self, backgrounds: BackgroundBank, real: RealForegrounds | None = None,
                  objects: ObjectCutouts | None = None, mix: dict | None = None, seed: int = 0,
                  scale_range: tuple[float, float] = (0.5, 1.5), window: int = 640, length: int = 1_000_000,
-                 synthetic_own_background: float = 0.5, same_palette: float = 0.3, hand_trimaps: float = 0.5):
+                 synthetic_own_background: float = 0.5, same_palette: float = 0.3, hand_trimaps: float = 0.5,
+                 region_trimaps: float = 0.0):
         self.backgrounds, self.real, self.objects = backgrounds, real, objects
         mix = dict(DEFAULT_MIX if mix is None else mix)
         for name, source in (("real", real), ("objects", objects)):
@@ -429,10 +610,10 @@ class MattingMix(Dataset):
         self.seed, self.scale_range, self.window, self.length = seed, scale_range, window, length
         self.synthetic_own_background = synthetic_own_background
         for name, share in (("synthetic_own_background", synthetic_own_background), ("same_palette", same_palette),
-                            ("hand_trimaps", hand_trimaps)):
+                            ("hand_trimaps", hand_trimaps), ("region_trimaps", region_trimaps)):
             if not 0 <= share <= 1:
                 raise ValueError(f"{name} is a share of samples: expected 0..1, got {share!r}")
-        self.same_palette, self.hand_trimaps = same_palette, hand_trimaps
+        self.same_palette, self.hand_trimaps, self.region_trimaps = same_palette, hand_trimaps, region_trimaps
 
     def __len__(self) -> int:
         return self.length
@@ -454,6 +635,8 @@ class MattingMix(Dataset):
             fg, alpha = self.objects[int(rng.integers(len(self.objects)))]
             side = max(fg.shape[:2])  # objects come in every size: bring them to 250-700 px
             fg, alpha = _scale(fg, alpha, rng.uniform(250, 700) / side)
+            if rng.random() < self.same_palette:  # the object's own photo, turned round, behind it
+                same_palette = np.ascontiguousarray(fg[::-1, ::-1])
         elif source == "holes":
             side = int(rng.integers(320, 513))
             texture = self.backgrounds.random(rng, side, side)
@@ -484,7 +667,25 @@ class MattingMix(Dataset):
         sample = {"image": composite(fg, bg, alpha), "alpha": alpha, "fg": fg, "bg": bg, "source": source}
         if hand_trimap is not None:
             sample["hand_trimap"] = np.ascontiguousarray(hand_trimap[box])
+        elif source == "holes" and rng.random() < self.region_trimaps:
+            sample["hand_trimap"] = region_trimap(alpha, rng)
         return sample
+
+
+def region_trimap(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A trimap that marks a whole holey foreground unknown, as a person draws one round yarn, a mesh cup or a
+    plant: unknown within 4-30 px of any covered pixel, holes included (a closing of 8-40 px fills the gaps
+    between strands); foreground only deeper than 25-80 px inside solid alpha; background elsewhere."""
+    covered = (alpha > 0).astype(np.uint8)
+    gap = int(rng.integers(8, 41))
+    closed = cv2.morphologyEx(covered, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (gap, gap)))
+    outside = cv2.distanceTransform(1 - closed, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    depth = cv2.distanceTransform((alpha == 255).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    trimap = np.zeros(alpha.shape, np.uint8)
+    trimap[outside <= rng.uniform(4, 30)] = 128
+    trimap[depth > rng.uniform(25, 80)] = 255
+    trimap[(alpha > 0) & (alpha < 255)] = 128
+    return trimap
 
 
 def _scale(fg: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:

@@ -285,6 +285,19 @@ def connectivity_error(pred, gt, trimap) -> float:
     return _connectivity_error(*_prepare(pred, gt, trimap))
 
 
+def one_sided_errors(pred, gt, trimap) -> dict[str, int]:
+    """Pixel counts of the two one-sided failures over trimap == 128 (issue 16), on 8-bit alphas:
+    ``false_holes``: true alpha >= 0.5 (>= 128) predicted < 0.25 (<= 63), a hole punched into something solid
+    or only slightly see-through; ``false_fills``: true < 0.5 (<= 127) predicted > 0.75 (>= 192); and
+    ``unknown``, the number of pixels they are shares of. SAD weighs both alike; these tell them apart."""
+    p, g, unknown = _prepare(pred, gt, trimap)
+    unknown = unknown.astype(bool)
+    solid = g >= 128
+    return {"false_holes": int(np.count_nonzero(unknown & solid & (p <= 63))),
+            "false_fills": int(np.count_nonzero(unknown & ~solid & (p >= 192))),
+            "unknown": int(np.count_nonzero(unknown))}
+
+
 def compute_metrics(pred, gt, trimap) -> dict[str, float]:
     """All four errors in the units of results tables: SAD, MSE, GRAD / 1000, CONN / 1000."""
     p, g, unknown = _prepare(pred, gt, trimap)

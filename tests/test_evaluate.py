@@ -9,7 +9,7 @@ import pytest
 
 from indexnet.evaluate import (Comp1kTestDataset, EvalResult, FolderDataset, MMagicJsonDataset, evaluate,
                                open_dataset)
-from indexnet.metrics import compute_metrics
+from indexnet.metrics import compute_metrics, one_sided_errors
 
 
 def write(path: Path, array: np.ndarray) -> Path:
@@ -55,7 +55,26 @@ def test_perfect_prediction_scores_zero(folder_set):
     root, data = folder_set
     result = evaluate(None, FolderDataset(root), predict_fn=oracle(data), progress=False)
     assert [row["name"] for row in result.rows] == ["im0", "im1", "im2"]
-    assert result.means == {"SAD": 0.0, "MSE": 0.0, "GRAD": 0.0, "CONN": 0.0}
+    assert result.means == {"SAD": 0.0, "MSE": 0.0, "GRAD": 0.0, "CONN": 0.0, "false_holes": 0.0, "false_fills": 0.0}
+
+
+def test_false_holes_and_fills_are_shares_of_unknown_pixels(folder_set):
+    root, data = folder_set
+    # Predict 0 everywhere: every unknown pixel whose truth is >= 0.5 is a false hole, none is a false fill;
+    # predict 1: the reverse. Pooled over all unknown pixels of the set.
+    solid = sum(int(((trimap == 128) & (alpha >= 128)).sum()) for _, alpha, trimap in data.values())
+    clear = sum(int(((trimap == 128) & (alpha < 128)).sum()) for _, alpha, trimap in data.values())
+    assert solid > 0 and clear > 0
+    zero = evaluate(None, FolderDataset(root), predict_fn=lambda image, trimap: np.zeros(trimap.shape), progress=False)
+    one = evaluate(None, FolderDataset(root), predict_fn=lambda image, trimap: np.ones(trimap.shape), progress=False)
+    assert zero.means["false_holes"] == pytest.approx(solid / (solid + clear)) and zero.means["false_fills"] == 0
+    assert one.means["false_fills"] == pytest.approx(clear / (solid + clear)) and one.means["false_holes"] == 0
+    # Thresholds on 8-bit values: 63 (< 0.25) is a hole under truth 128 (>= 0.5), 64 is not; 192 (> 0.75) a fill
+    # under truth 127, 191 not.
+    gt = np.array([[128, 128, 127, 127]], np.uint8)
+    trimap = np.full(gt.shape, 128, np.uint8)
+    counts = one_sided_errors(np.array([[63, 64, 192, 191]], np.uint8), gt, trimap)
+    assert counts == {"false_holes": 1, "false_fills": 1, "unknown": 4}
 
 
 def test_zero_prediction_scores_known_values(folder_set):

@@ -16,6 +16,7 @@ from indexnet.foregrounds import (
     RealForegrounds,
     holey_foreground,
     list_images,
+    region_trimap,
 )
 from indexnet.train import PRESETS, build_datasets, native_bf16, parse_overrides
 
@@ -135,7 +136,7 @@ def test_object_cutouts(photo_folder):
         ObjectCutouts(photo_folder / "coco", photo_folder / "bgs")
 
 
-@pytest.mark.parametrize("kind", [None, *HOLEY_KINDS])
+@pytest.mark.parametrize("kind", [None, *(k for k in HOLEY_KINDS if k != "translucent")])
 @pytest.mark.parametrize("seed", range(3))
 def test_holey_foreground_has_holes_and_soft_edges(seed, kind):
     texture = np.random.default_rng(seed).integers(0, 256, (100, 140, 3), dtype=np.uint8)
@@ -162,6 +163,78 @@ def test_painted_foregrounds_have_parts_of_their_own_colour():
     assert strands.sum() > 200 and ((alpha > 0) & (alpha < 255))[strands].mean() > 0.3  # thin, soft strands
     with pytest.raises(ValueError, match="unknown holey foreground kind 'moss'"):
         holey_foreground(np.random.default_rng(0), 64, texture, "moss")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_strands_are_thick_opaque_and_of_many_colours(seed):
+    texture = np.full((64, 64, 3), 128, np.uint8)  # flat grey: the colours come from the strands
+    fg, alpha = holey_foreground(np.random.default_rng(seed), 200, texture, "strands")
+    covered = alpha > 0
+    assert (alpha == 255).sum() > 0.6 * covered.sum()  # opaque: only the strands' outlines are fractional
+    depth = cv2.distanceTransform((alpha == 255).astype(np.uint8), cv2.DIST_L2, 3)
+    assert depth.max() >= 2.5  # at least 4 px wide
+    core = fg[depth >= 1.5].astype(np.float32)
+    assert core.std(axis=0).max() > 25  # several colours, not one
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_meshed_objects_are_solid_where_the_mesh_has_holes(seed):
+    texture = np.random.default_rng(seed).integers(0, 256, (100, 140, 3), dtype=np.uint8)
+    fg, alpha = holey_foreground(np.random.default_rng(seed), 240, texture, "meshed")
+    solid = cv2.erode((alpha == 255).astype(np.uint8), np.ones((7, 7), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(solid)
+    assert n > 1 and stats[1:, cv2.CC_STAT_AREA].max() > 100  # an object, wider than any wire
+    holes = (alpha == 0) & (cv2.dilate((alpha > 0).astype(np.uint8), np.ones((25, 25), np.uint8)) > 0)
+    n_holes, _ = cv2.connectedComponents(holes.astype(np.uint8))
+    assert n_holes > 10  # and the mesh around it is full of holes
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_translucent_sheets_have_one_opacity_whatever_their_colour(seed):
+    texture = np.random.default_rng(seed).integers(0, 256, (100, 140, 3), dtype=np.uint8)
+    fg, alpha = holey_foreground(np.random.default_rng(seed), 200, texture, "translucent")
+    inside = cv2.erode((alpha > 0).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & (alpha < 250)
+    assert inside.sum() > 0.1 * alpha.size  # a large sheet
+    sheet = alpha[inside].astype(np.float32) / 255
+    assert 0.4 <= np.median(sheet) <= 0.98 and sheet.std() < 0.05  # near-uniform alpha...
+    luma = fg[inside].astype(np.float32).mean(axis=1)
+    # ...that its print does not decide: dark and bright parts of the sheet are equally opaque.
+    dark, bright = luma < np.percentile(luma, 25), luma > np.percentile(luma, 75)
+    assert abs(sheet[dark].mean() - sheet[bright].mean()) < 0.06
+
+
+def test_region_trimap_marks_the_whole_holey_area_unknown():
+    texture = np.full((64, 64, 3), 128, np.uint8)
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        _, alpha = holey_foreground(rng, 200, texture, "strands")
+        trimap = region_trimap(alpha, rng)
+        assert set(np.unique(trimap)) <= {0, UNKNOWN, 255}
+        assert not ((alpha > 0) & (trimap == 0)).any()  # nothing covered is called background
+        assert (alpha[trimap == 255] == 255).all()  # foreground only where solid
+        assert (trimap == UNKNOWN)[alpha == 0].mean() > 0.05 or (alpha == 0).mean() < 0.05  # the gaps too
+
+
+@pytest.mark.parametrize("same_palette", [0.0, 1.0])
+def test_objects_can_go_onto_their_own_photo(photo_folder, same_palette):
+    # The photo: dark on the left, bright on the right; the object's own crop turned round is bright on the
+    # left, which no bank background (dark everywhere) is.
+    photo = np.repeat(np.linspace(0, 255, 200)[None, :, None], 100, 0).repeat(3, 2).astype(np.uint8)
+    _write(photo_folder / "coco" / "000001.jpg", photo)
+    outlines = photo_folder / "outlines"
+    outlines.mkdir()
+    (outlines / "000001.txt").write_text("1 0.25 0.2 0.75 0.2 0.75 0.8 0.25 0.8\n")
+    dark = photo_folder / "dark"
+    for i in range(2):
+        _write(dark / f"bg{i}.png", np.full((80, 80, 3), 10, np.uint8))
+    mix = MattingMix(BackgroundBank(dark), objects=ObjectCutouts(photo_folder / "coco", outlines),
+                     mix={"objects": 1}, seed=0, same_palette=same_palette)
+    for i in range(4):
+        sample = mix[i]
+        bg = sample["bg"].astype(np.float32)
+        assert (bg.mean() > 40) == (same_palette == 1.0)
+        if same_palette:  # the photo turned round (the sample may be flipped left-right as a whole)
+            assert abs(bg[:, :5].mean() - bg[:, -5:].mean()) > 30
 
 
 @pytest.mark.parametrize("same_palette", [0.0, 1.0])

@@ -14,7 +14,7 @@ import torch
 
 from indexnet.checkpoint import load_model, save_checkpoint
 from indexnet.model import ENCODER_LAYERS, IndexNetConfig, IndexNetMatting, torchvision_mobilenet_v2_to_ours
-from indexnet.train import PRESETS, TrainConfig, build_model, parse_overrides, train
+from indexnet.train import PRESETS, TrainConfig, build_model, build_optimizer, parse_overrides, train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["data=synthetic", "out_size=64", "crop_sizes=[64,96]", "batch_size=2", "num_workers=0", "val_data=null",
@@ -94,6 +94,23 @@ def test_overrides():
         parse_overrides(cfg, ["nonsense=1"])
     with pytest.raises(ValueError, match="key=value"):
         parse_overrides(cfg, ["iterations"])
+
+
+def test_cosine_schedule_settles_at_lr_final():
+    model = IndexNetMatting(IndexNetConfig())
+    cfg = TrainConfig(lr=1e-3, encoder_lr_mult=0.1, schedule="cosine", lr_final=0.05, iterations=100)
+    optimizer, scheduler = build_optimizer(model, cfg)
+    lrs = []
+    for _ in range(120):
+        lrs.append(optimizer.param_groups[1]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(1e-3) and lrs[50] == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5))
+    assert lrs[100] == pytest.approx(5e-5) and lrs[119] == pytest.approx(5e-5)  # held after the end
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(5e-6)  # the encoder's multiplier kept
+    with pytest.raises(ValueError, match="schedule must be 'step' or 'cosine'"):
+        build_optimizer(model, TrainConfig(schedule="linear"))
 
 
 def test_overrides_are_checked_against_the_field_types():
