@@ -672,6 +672,49 @@ class MattingMix(Dataset):
         return sample
 
 
+# --- The false-hole probe (issue 16) ---------------------------------------------------------------
+
+PROBE_KINDS = ("strands", "meshed", "translucent")
+
+
+class HoleProbe:
+    """A fixed, seeded probe set of one class the network punched false holes into (``PROBE_KINDS``): ``count``
+    holey foregrounds of ``kind`` on the bank's backgrounds (30% on the photo that coloured them, as in
+    training), each under a trimap that marks its whole area unknown (`region_trimap`), as a person draws round
+    yarn or a mesh cup. Items are {"name", "image", "alpha", "trimap"}, the `indexnet.evaluate` layout.
+
+    Made at the test scale: drawn at ``size`` and shrunk by ``test_scale``, so that `predict`, which enlarges
+    by the weights' test scale (1.5), shows the network the structures at the size they were drawn, as
+    real photographs at their test scale. Never used in training: its random streams are seeded apart from
+    the training stream's (``[seed, 7, i]``) and from every other kind's."""
+
+    def __init__(self, backgrounds: BackgroundBank, kind: str, count: int = 40, size: int = 336,
+                 test_scale: float = 1.5, seed: int = 2026):
+        if kind not in PROBE_KINDS:
+            raise ValueError(f"unknown probe kind {kind!r}: expected one of {PROBE_KINDS}")
+        self.backgrounds, self.kind, self.count, self.size = backgrounds, kind, count, size
+        self.test_scale, self.seed = test_scale, seed
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        rng = np.random.default_rng([self.seed, 16, PROBE_KINDS.index(self.kind), index])
+        texture = self.backgrounds.random(rng, self.size, self.size)
+        fg, alpha = holey_foreground(rng, self.size, texture, self.kind)
+        bg = np.ascontiguousarray(texture[::-1, ::-1]) if rng.random() < 0.3 else \
+            self.backgrounds.random(rng, self.size, self.size)
+        image, trimap = composite(fg, bg, alpha), region_trimap(alpha, rng)
+        side = round(self.size / self.test_scale)
+        shrink = lambda a, how=cv2.INTER_AREA: cv2.resize(a, (side, side), interpolation=how)  # noqa: E731
+        trimap = shrink(trimap, cv2.INTER_NEAREST)
+        alpha = shrink(alpha)
+        trimap[(alpha > 0) & (alpha < 255)] = 128  # fractional alpha stays unknown after shrinking
+        return {"name": f"{self.kind}_{index:02d}", "image": shrink(image), "alpha": alpha, "trimap": trimap}
+
+
 def region_trimap(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A trimap that marks a whole holey foreground unknown, as a person draws one round yarn, a mesh cup or a
     plant: unknown within 4-30 px of any covered pixel, holes included (a closing of 8-40 px fills the gaps
