@@ -328,7 +328,8 @@ def _stem(path) -> str:
 
 # --------------------------------------------------------------------------------------- handlers
 def _friendly(fn=None, *, ui: bool = True):
-    """Handlers never fail with a bare traceback: unexpected errors become a message, and are logged."""
+    """Handlers never fail with a bare traceback: unexpected errors become a message, and are logged with their
+    traceback (once: Gradio is told not to print it again). A refused input (gr.Error) is logged in one line."""
     if fn is None:
         return functools.partial(_friendly, ui=ui)
 
@@ -336,15 +337,19 @@ def _friendly(fn=None, *, ui: bool = True):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
+        except gr.Error as err:
+            log.info("%s refused: %s", fn.__name__, " ".join(str(err.message).split()))
+            err.print_exception = False  # the user's input, not a bug: no traceback in the log
             raise
         except MemoryError as err:
+            log.warning("%s ran out of memory", fn.__name__)
             raise gr.Error("Out of memory: " + ("lower 'Processing size' in Settings or use a smaller image."
-                                                if ui else "send a smaller image."), title="Out of memory") from err
+                                                if ui else "send a smaller image."), title="Out of memory",
+                           print_exception=False) from err
         except Exception as err:  # noqa: BLE001 -- shown to the user, with the traceback in the log
             log.exception("%s failed", fn.__name__)
             raise gr.Error(f"Something went wrong ({type(err).__name__}: {err}). Try again, or try another "
-                           "image or trimap.", title="Unexpected error") from err
+                           "image or trimap.", title="Unexpected error", print_exception=False) from err
     return wrapper
 
 

@@ -1,5 +1,6 @@
 """The Gradio demo (app.py): the `matte` endpoint through gradio_client against the app launched in-process,
 every bad-input case (each followed by a request that works), and the trimap helpers behind the UI."""
+import logging
 import os
 import re
 import sys
@@ -173,6 +174,29 @@ def test_bad_input_gives_clear_error_then_next_request_works(client, tmp_path, c
     with pytest.raises(AppError, match=re.escape(words)):
         client.predict(handle_file(image), handle_file(trimap), api_name="/matte")
     _assert_still_works(client, tmp_path)
+
+
+def test_user_errors_log_one_line_internal_errors_their_traceback(client, app_module, tmp_path, monkeypatch, capfd,
+                                                                  caplog):
+    """A refused input is the user's mistake: one log line, no traceback (Gradio prints one for every gr.Error
+    unless told not to). An unexpected error keeps its traceback, once, in the log."""
+    caplog.set_level(logging.INFO, logger="indexnet.app")
+    capfd.readouterr()
+    image, trimap = BAD_INPUTS["no-unknown"][0](tmp_path)
+    with pytest.raises(AppError, match=re.escape("no unknown (grey) pixels")):
+        client.predict(handle_file(image), handle_file(trimap), api_name="/matte")
+    records = [r for r in caplog.records if r.name == "indexnet.app"]
+    assert [(r.exc_info, "\n" in r.getMessage()) for r in records] == [(None, False)]
+    assert "no unknown (grey) pixels" in records[0].getMessage()
+    assert "Traceback" not in capfd.readouterr().err
+
+    caplog.clear()
+    monkeypatch.setattr(app_module, "run_network", lambda *args: 1 / 0)
+    with pytest.raises(AppError, match=re.escape("Something went wrong (ZeroDivisionError")):
+        _matte(client, _save(tmp_path, "a.png", _photo()), _save(tmp_path, "b.png", _trimap()))
+    records = [r for r in caplog.records if r.name == "indexnet.app"]
+    assert len(records) == 1 and records[0].exc_info[0] is ZeroDivisionError  # the traceback, in the log
+    assert "Traceback" not in capfd.readouterr().err  # and not a second time from Gradio
 
 
 def test_too_many_pixels_is_refused(client, app_module, tmp_path, monkeypatch):
