@@ -10,7 +10,9 @@ from indexnet.foregrounds import (
     ALPHAMATTING_TRAIN,
     ALPHAMATTING_VAL,
     HOLEY_KINDS,
+    PROBE_KINDS,
     BackgroundBank,
+    HoleProbe,
     MattingMix,
     ObjectCutouts,
     RealForegrounds,
@@ -213,6 +215,23 @@ def test_region_trimap_marks_the_whole_holey_area_unknown():
         assert not ((alpha > 0) & (trimap == 0)).any()  # nothing covered is called background
         assert (alpha[trimap == 255] == 255).all()  # foreground only where solid
         assert (trimap == UNKNOWN)[alpha == 0].mean() > 0.05 or (alpha == 0).mean() < 0.05  # the gaps too
+
+
+def test_hole_probe_is_fixed_at_the_test_scale_and_apart_from_training(photo_folder):
+    bank = BackgroundBank([photo_folder / "bgs"])
+    for kind in PROBE_KINDS:
+        probe = HoleProbe(bank, kind, count=3, size=150, test_scale=1.5)
+        first, again = probe[0], HoleProbe(bank, kind, count=3, size=150, test_scale=1.5)[0]
+        assert first["name"] == f"{kind}_00" and len(probe) == 3
+        for key in ("image", "alpha", "trimap"):
+            assert first[key].shape[:2] == (100, 100) and np.array_equal(first[key], again[key])  # 150 / 1.5, seeded
+        alpha, trimap = first["alpha"], first["trimap"]
+        assert (trimap[(alpha > 0) & (alpha < 255)] == UNKNOWN).all() and not ((alpha > 0) & (trimap == 0)).any()
+        assert not np.array_equal(first["alpha"], probe[1]["alpha"])
+    with pytest.raises(ValueError, match="unknown probe kind 'fibres'"):
+        HoleProbe(bank, "fibres")
+    with pytest.raises(IndexError):
+        probe[3]
 
 
 @pytest.mark.parametrize("same_palette", [0.0, 1.0])
