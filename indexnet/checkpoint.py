@@ -182,11 +182,28 @@ def load_state_dict_strict(model: IndexNetMatting, state_dict: dict, fmt: str) -
     model.load_state_dict(state_dict, strict=True)
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
+def safe_load(path: str | os.PathLike, allowed: tuple = ()) -> object:
+    """`torch.load(weights_only=True)` (tensors and plain values only, plus the `allowed` globals): a file
+    that holds anything else, or is not a complete PyTorch file, raises a CheckpointError in our words.
+    PyTorch's own message is not passed on: it suggests `weights_only=False`, which runs whatever code
+    the file holds."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from err
+        with torch.serialization.safe_globals(list(allowed)):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as err:  # noqa: BLE001 -- pickle, zip and EOF errors, each its own type
+        found = re.search(r"Unsupported global: GLOBAL (\S+)|but got <class '([^']+)'>", str(err))
+        if found:
+            name = found.group(1) or found.group(2)
+            raise CheckpointError(f"{path} was refused: it holds a Python object ({name}), not only tensors and "
+                                  "plain values, and loading it could run code") from None
+        reason = "empty" if isinstance(err, EOFError) else "truncated, damaged or not a PyTorch file"
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({reason})") from None
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    obj = safe_load(path)
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a dict with a state dict")
     return obj

@@ -17,6 +17,7 @@ import ctypes
 import dataclasses
 import json
 import math
+import numbers
 import os
 import random
 import time
@@ -29,7 +30,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .checkpoint import atomic_save, atomic_write_text, read_checkpoint, resolve_source, save_checkpoint
+from .checkpoint import (CheckpointError, atomic_save, atomic_write_text, read_checkpoint, resolve_source, safe_load,
+                         save_checkpoint)
 from .losses import matting_loss
 from .model import IndexNetConfig, IndexNetMatting, torchvision_mobilenet_v2_to_ours
 
@@ -211,6 +213,64 @@ def parse_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
             raise ValueError(f"override {item!r}: {key} expects {describe(hints[key])}, got {raw!r}")
         changes[key] = out
     return dataclasses.replace(config, **changes)
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Every field's value, before a run creates anything: a ValueError that names the field and what it allows
+    (a zero interval would divide by zero mid-run, zero iterations would export an untrained model)."""
+    from .data import PIPELINES
+
+    def refuse(name: str, allowed: str):
+        raise ValueError(f"{name}={getattr(cfg, name)!r}: {name} must be {allowed}")
+
+    def integer(v) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    def number(v) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+    choices = {"data": ("comp1k", "synthetic", "mix"), "pipeline": tuple(sorted(PIPELINES)),
+               "augment_on": ("cpu", "device"), "schedule": ("step", "cosine"),
+               "loss_weighting": ("mmagic", "authors")}
+    for name, allowed in choices.items():
+        if getattr(cfg, name) not in allowed:
+            refuse(name, "one of " + ", ".join(map(repr, allowed)))
+    for name in ("iterations", "batch_size", "out_size", "val_every", "checkpoint_every", "log_every", "pool_size",
+                 "pool_window"):
+        if not (integer(getattr(cfg, name)) and getattr(cfg, name) >= 1):
+            refuse(name, "a whole number, at least 1")
+    for name in ("num_workers", "seed"):
+        if not (integer(getattr(cfg, name)) and 0 <= getattr(cfg, name) < 2**32):
+            refuse(name, "a whole number, at least 0")
+    for name in ("lr", "gamma", "test_scale"):
+        if not (number(getattr(cfg, name)) and getattr(cfg, name) > 0):
+            refuse(name, "a number above 0")
+    for name in ("lr_final", "encoder_lr_mult", "hand_trimaps", "same_palette", "region_trimaps"):
+        if not (number(getattr(cfg, name)) and 0 <= getattr(cfg, name) <= 1):
+            refuse(name, "a number from 0 to 1")
+    if not (number(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):
+        refuse("ema_decay", "a number from 0 (no average) up to, not including, 1")
+    if not (cfg.time_budget_s is None or (number(cfg.time_budget_s) and cfg.time_budget_s > 0)):
+        refuse("time_budget_s", "a number of seconds above 0, or null")
+    if not (cfg.val_limit is None or (integer(cfg.val_limit) and cfg.val_limit >= 1)):
+        refuse("val_limit", "a number of images, at least 1, or null")
+    if not (cfg.crop_sizes and all(integer(v) and v >= 1 for v in cfg.crop_sizes)):
+        refuse("crop_sizes", "a non-empty list of sizes in pixels, such as [320, 480, 640]")
+    if not all(integer(v) and v >= 0 for v in cfg.milestones):
+        refuse("milestones", "a list of iterations, such as [52000, 67600]")
+    if not (isinstance(cfg.mix, dict) and cfg.mix and all(number(v) and v >= 0 for v in cfg.mix.values())):
+        refuse("mix", 'an object of source weights, such as {"real": 0.5, "synthetic": 0.5}')
+    if not (isinstance(cfg.out_dir, str) and cfg.out_dir):
+        refuse("out_dir", "a folder name")
+    if not isinstance(cfg.model, dict):
+        refuse("model", 'an object of IndexNetConfig options, such as {"aspp": false}')
+    known = {f.name for f in dataclasses.fields(IndexNetConfig)}
+    if unknown := sorted(set(cfg.model) - known):
+        refuse("model", f"an object of IndexNetConfig options ({', '.join(sorted(known))}); {unknown} are not")
+    try:
+        IndexNetConfig(**cfg.model)
+    except (TypeError, ValueError) as err:
+        refuse("model", f"a valid IndexNetConfig ({err})")
 
 
 # ------------------------------------------------------------------------------------- data
@@ -395,13 +455,68 @@ def update_ema(ema: dict, model: torch.nn.Module, decay: float, iteration: int) 
 
 # --------------------------------------------------------------------------------- the loop
 def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    # Tensors, ints and tuples only, so that last.pth loads with weights_only=True: numpy's own state
+    # holds an ndarray of 624 uint32 keys, kept here as an int64 tensor.
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss,
+                                                      gauss), "python": random.getstate()}
 
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, *rest = state["numpy"]  # keys: a tensor, or the ndarray of a run state written before issue 18
+    np.random.set_state((name, np.asarray(keys).astype(np.uint32), *rest))
     random.setstate(state["python"])
+
+
+# Run states written before issue 18 hold numpy's RNG keys as an ndarray: these globals rebuild a plain array
+# and nothing else (the name under numpy 1 too), so reading those files needs no trust in them.
+_reconstruct = np.empty(0).__reduce__()[0]
+_NDARRAY_GLOBALS = (np.ndarray, np.dtype, type(np.dtype(np.uint32)), _reconstruct,
+                    (_reconstruct, "numpy.core.multiarray._reconstruct"))
+_RUN_STATE_KEYS = ("model", "optimizer", "scheduler", "rng", "iteration", "config")
+
+
+def read_run_state(path: str | os.PathLike) -> dict:
+    """A run's last.pth (weights, optimiser, scheduler, EMA, RNG states, iteration, config), read with
+    weights_only=True: a file that holds code, or is empty, truncated or something else, raises a
+    CheckpointError that names it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"nothing to resume: {path} does not exist")
+    state = safe_load(path, _NDARRAY_GLOBALS)
+    lacking = [k for k in _RUN_STATE_KEYS if k not in state] if isinstance(state, dict) else list(_RUN_STATE_KEYS)
+    if lacking:
+        raise CheckpointError(f"{path} is not a training run's state: it lacks {', '.join(lacking)} (a run's "
+                              f"last.pth holds {', '.join(_RUN_STATE_KEYS)})")
+    return state
+
+
+def config_from_dict(raw: dict, source) -> TrainConfig:
+    """A TrainConfig from its saved form (config.json, a run state's "config"); lists become tuples."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: expected a JSON object of TrainConfig fields, got {type(raw).__name__}")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown := sorted(set(raw) - known):
+        raise ValueError(f"{source}: unknown TrainConfig fields {unknown}; written by a newer version of this "
+                         "project?")
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+
+def _trim_log(path: Path, iteration: int) -> None:
+    """Keep the log rows up to `iteration` (the checkpoint a run resumes from), atomically: a killed run logged
+    rows past its last checkpoint that the resumed run logs again, and maybe half a row."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # cut short by the kill
+            continue
+        if not isinstance(row, dict) or row.get("iteration", 0) <= iteration:
+            kept.append(line + "\n")
+    atomic_write_text(path, "".join(kept))
 
 
 def validate(model, dataset, limit: int | None = None) -> dict:
@@ -430,6 +545,7 @@ def keep_freed_memory() -> bool:
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> Path:
     """Run (or continue) training; returns the output folder. `stop_after` ends early (tests)."""
+    check_config(cfg)  # before anything is created: no config.json, log or process group for a bad value
     distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     rank, world = 0, 1
@@ -463,9 +579,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema_decay > 0 else None
     start = 0
     if resume:
-        if not last.is_file():
-            raise FileNotFoundError(f"nothing to resume: {last} does not exist")
-        state = torch.load(last, map_location="cpu", weights_only=False)  # our own file: holds RNG states
+        state = read_run_state(last)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -503,6 +617,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.glob("last.pth.*.tmp"):  # a checkpoint write cut short by a kill
             stale.unlink()
+        if resume:
+            _trim_log(out / "log.jsonl", start)
         atomic_write_text(out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2))
     log = open(out / "log.jsonl", "a") if rank == 0 else None
 
@@ -598,8 +714,9 @@ def export(model, ema, cfg: TrainConfig, iteration: int) -> None:
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, half: bool = True) -> int:
     """Write the weights of a run's last.pth (EMA if kept) in our release format; returns its iteration.
     Works while the run is going on: last.pth is always complete (atomic writes)."""
-    state = torch.load(Path(run_dir) / "last.pth", map_location="cpu", weights_only=False)
-    cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
+    last = Path(run_dir) / "last.pth"
+    state = read_run_state(last)
+    cfg = config_from_dict(state["config"], last)
     model = IndexNetMatting(IndexNetConfig(**cfg.model))
     model.load_state_dict(state["model"])
     cfg = dataclasses.replace(cfg, export=str(out), export_half=half)
@@ -618,12 +735,23 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
 
 def run_train_cli(args) -> int:
     if args.resume:
-        saved = Path(args.resume) / "config.json"
+        run = Path(args.resume)
+        saved = run / "config.json"
         if not saved.is_file():
             raise FileNotFoundError(f"nothing to resume: {saved} does not exist")
-        raw = json.loads(saved.read_text())
-        raw = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
-        cfg = parse_overrides(TrainConfig(**raw), args.overrides)
+        try:
+            cfg = config_from_dict(json.loads(saved.read_text()), saved)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{saved} is not valid JSON ({err})") from None
+        # The folder given is the run: a copy resumes in the copy, a moved run where it is now, never in the
+        # out_dir it was started with (nor an export path inside that).
+        export = cfg.export
+        if export and Path(export).resolve().is_relative_to(Path(cfg.out_dir).resolve()):
+            export = str(run / Path(export).resolve().relative_to(Path(cfg.out_dir).resolve()))
+        cfg = dataclasses.replace(cfg, out_dir=str(run), export=export)
+        if any(item.startswith("out_dir=") for item in args.overrides):
+            raise ValueError(f"--resume {run} continues the run in {run}; out_dir cannot be overridden")
+        cfg = parse_overrides(cfg, args.overrides)
     else:
         cfg = parse_overrides(PRESETS[args.config], args.overrides)
     keep_freed_memory()  # the CLI owns its process; a library call (a notebook's train()) leaves malloc alone

@@ -179,6 +179,112 @@ def test_run_from_init_weights_resumes_without_them(tmp_path):
     assert load_model(tmp_path / "run" / "model.pth").config.aspp is False
 
 
+class _TouchOnLoad:
+    """Unpickling this creates a file: a stand-in for the code a crafted last.pth could run."""
+
+    def __init__(self, target: Path):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return open, (self.target, "w")
+
+
+def test_run_state_holding_code_is_refused(tmp_path, capsys):
+    """export and --resume read last.pth with weights_only=True: a pickle that would run code is refused,
+    in words that do not advise weights_only=False, and its code never runs."""
+    from indexnet.__main__ import main
+    from indexnet.checkpoint import CheckpointError
+    from indexnet.train import export_run, read_run_state
+
+    run, touched = tmp_path / "run", tmp_path / "touched"
+    cfg = parse_overrides(PRESETS["synthetic"], TINY + ["iterations=2", f"out_dir={run}"])
+    train(cfg, progress=False, stop_after=1)
+    state = read_run_state(run / "last.pth")
+    torch.save({**state, "rng": {**state["rng"], "python": _TouchOnLoad(touched)}}, run / "last.pth")
+    with pytest.raises(CheckpointError, match=r"last.pth was refused: it holds a Python object \(.*open\)"):
+        export_run(run, tmp_path / "model.pth")
+    with pytest.raises(CheckpointError, match="refused"):
+        train(cfg, resume=True, progress=False)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "refused" in err and "weights_only" not in err and "\x1b" not in err and "Traceback" not in err
+    assert not touched.exists() and not (tmp_path / "model.pth").exists()
+    torch.load(run / "last.pth", weights_only=False)  # the payload is real: a trusting load runs it
+    assert touched.exists()
+
+
+def test_empty_or_truncated_run_state_is_named(tmp_path, capsys):
+    from indexnet.__main__ import main
+    run = tmp_path / "run"
+    train(parse_overrides(PRESETS["synthetic"], TINY + ["iterations=2", f"out_dir={run}"]), progress=False,
+          stop_after=1)
+    data = (run / "last.pth").read_bytes()
+    for content, reason in ((b"", "empty"), (data[: len(data) // 2], "truncated")):
+        (run / "last.pth").write_bytes(content)
+        for argv in (["export", str(run), str(tmp_path / "model.pth")], ["train", "--resume", str(run), "--no-progress"]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: {run / 'last.pth'} is not a readable PyTorch checkpoint ({reason}")
+            assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "model.pth").exists()
+
+
+def test_resume_continues_the_folder_given(tmp_path, capsys):
+    """A copied run resumes in the copy (the original untouched); a moved run resumes where it is now."""
+    import shutil
+    from indexnet.__main__ import main
+    original = tmp_path / "a"
+    train(parse_overrides(PRESETS["synthetic"], TINY + ["iterations=3", f"out_dir={original}"]), progress=False,
+          stop_after=1)
+    before = {p.name: p.read_bytes() for p in original.iterdir()}
+    shutil.copytree(original, tmp_path / "copy")
+    assert main(["train", "--resume", str(tmp_path / "copy"), "--no-progress", "iterations=2"]) == 0
+    assert {p.name: p.read_bytes() for p in original.iterdir()} == before
+    assert torch.load(tmp_path / "copy" / "last.pth", weights_only=True)["iteration"] == 2
+    assert (tmp_path / "copy" / "model.pth").is_file()
+    original.rename(tmp_path / "moved")
+    assert main(["train", "--resume", str(tmp_path / "moved"), "--no-progress"]) == 0
+    assert torch.load(tmp_path / "moved" / "last.pth", weights_only=True)["iteration"] == 3
+    assert not original.exists()
+    assert main(["train", "--resume", str(tmp_path / "moved"), "--no-progress", f"out_dir={tmp_path / 'x'}"]) == 2
+    assert "out_dir cannot be overridden" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override, message", [
+    ("val_every=0", "val_every=0: val_every must be a whole number, at least 1"),
+    ("checkpoint_every=0", "checkpoint_every must be a whole number, at least 1"),
+    ("log_every=0", "log_every must be a whole number, at least 1"),
+    ("iterations=0", "iterations must be a whole number, at least 1"),
+    ("iterations=-5", "iterations=-5: iterations must be a whole number, at least 1"),
+    ('model={"nope": 1}', "model must be an object of IndexNetConfig options (aspp, context, "),
+    ('model={"index_mode": "x"}', "model must be a valid IndexNetConfig (index_mode must be"),
+    ("schedule=linear", "schedule must be one of 'step', 'cosine'"),
+    ("lr_final=1.5", "lr_final must be a number from 0 to 1"),
+    ("test_scale=0", "test_scale must be a number above 0"),
+    ("region_trimaps=-0.1", "region_trimaps must be a number from 0 to 1"),
+    ("ema_decay=1", "ema_decay must be a number from 0"),
+    ("crop_sizes=[]", "crop_sizes must be a non-empty list"),
+])
+def test_config_is_checked_before_anything_is_created(tmp_path, override, message):
+    out = tmp_path / "run"
+    cfg = parse_overrides(PRESETS["synthetic"], TINY + [f"out_dir={out}", override])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(cfg, progress=False)
+    assert not out.exists()
+
+
+def test_resume_drops_log_rows_past_the_checkpoint(tmp_path):
+    """A run killed after logging iteration 3 but before checkpointing it logs 3 again on resume: once only."""
+    run = tmp_path / "run"
+    cfg = parse_overrides(PRESETS["synthetic"], TINY + ["iterations=4", f"out_dir={run}"])
+    train(cfg, progress=False, stop_after=2)
+    with open(run / "log.jsonl", "a") as log:  # what the killed run wrote after its checkpoint at 2
+        log.write(json.dumps({"iteration": 3, "loss": -1.0}) + "\n" + '{"iteration": 4, "lo')
+    train(cfg, resume=True, progress=False)
+    rows = [r for r in _log(run) if "loss" in r]
+    assert [r["iteration"] for r in rows] == [1, 2, 3, 4] and all(r["loss"] > 0 for r in rows)
+
+
 def _cli(*args, env=None):
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return [sys.executable, "-m", "indexnet", "train", *args], env
