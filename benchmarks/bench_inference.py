@@ -89,14 +89,15 @@ def time_sizes(model, sizes, repeats: int, onnx_model=None) -> list[dict]:
     rows = []
     for height, width in sizes:
         image, trimap = make_case(height, width)
-        outs = {name: predict(net, image, trimap, return_raw=True)[1] for name, net in variants.items()}  # warm-up
+        outs = {name: predict(net, image, trimap, return_raw=True, max_side=None)[1]  # warm-up; the size asked for
+                for name, net in variants.items()}
         diff = float(np.abs(outs["fast"] - outs["eager"]).max())
         ort_diff = float(np.abs(outs["onnxruntime"] - outs["eager"]).max()) if onnx_model else None
         times = {name: [] for name in variants}
         for _ in range(repeats):
             for name, net in variants.items():
                 t = time.perf_counter()
-                predict(net, image, trimap)
+                predict(net, image, trimap, max_side=None)
                 times[name].append(time.perf_counter() - t)
         med = {name: statistics.median(v) for name, v in times.items()}
         rows.append({"size": f"{width}x{height}", "eager_median": med["eager"], "eager_best": min(times["eager"]),
@@ -191,7 +192,7 @@ def memory_child(variant: str, height: int, width: int, checkpoint: str | None) 
     loaded_peak, base = _status_gib("VmHWM"), _status_gib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
     t = time.perf_counter()
-    predict(Eager(model) if variant == "eager" else model, image, trimap)
+    predict(Eager(model) if variant == "eager" else model, image, trimap, max_side=None)
     seconds = time.perf_counter() - t
     peak = _status_gib("VmHWM")
     print(json.dumps({"peak_gib": max(peak, loaded_peak), "predict_peak_gib": peak, "baseline_gib": base,

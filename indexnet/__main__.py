@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ def cmd_predict(args) -> int:
     from tqdm import tqdm
 
     from .checkpoint import load_model
-    from .images import images_by_stem, read_image, write_png
+    from .images import check_output, images_by_stem, read_image, write_png
     from .inference import alpha_to_uint8, predict
     from .trimap import read_trimap
 
@@ -35,18 +36,23 @@ def cmd_predict(args) -> int:
         if out.exists() and not out.is_dir():
             print(f"error: --out {out} is a file; for folders of images --out must be a folder", file=sys.stderr)
             return 2
+        check_output(out, inputs=(image, trimap), folder=True)
     else:
         if out.is_dir():
             print(f"error: --out {out} is a folder; for one image --out must be a file name, "
                   f"such as {out / (image.stem + '.png')}", file=sys.stderr)
             return 2
+        if out.suffix.lower() != ".png":  # only PNG keeps the matte lossless: say so before the network runs
+            print(f"error: --out {out}: the matte is written as a PNG; give it a .png name", file=sys.stderr)
+            return 2
+        check_output(out, inputs=(image, trimap))
         pairs = [(image, trimap, out)]
     model = load_model(args.checkpoint, device=args.device)
     failures = []
     for img_path, tri_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="matting"):
         try:
             alpha = predict(model, read_image(img_path), read_trimap(tri_path), size_mode=args.size_mode,
-                            scale=args.scale, flip=args.flip)
+                            max_side=args.max_side, scale=args.scale, flip=args.flip)
             write_png(out_path, alpha_to_uint8(alpha))
         except Exception as err:  # noqa: BLE001 -- one bad file (or one too big for memory) must not cost the rest
             if len(pairs) == 1:
@@ -63,12 +69,13 @@ def cmd_predict(args) -> int:
 def cmd_cutout(args) -> int:
     from .checkpoint import load_model
     from .compose import cutout
-    from .images import read_image, write_png
+    from .images import check_output, read_image, write_png
     from .trimap import read_trimap
 
     if Path(args.out).suffix.lower() != ".png":
         print(f"error: --out {args.out}: a cut-out is written as an RGBA PNG; give it a .png name", file=sys.stderr)
         return 2
+    check_output(args.out, inputs=(args.image, args.trimap))
     rgba = cutout(read_image(args.image), read_trimap(args.trimap), load_model(args.checkpoint, device=args.device),
                   size_mode=args.size_mode, max_side=args.max_side, scale=args.scale, flip=args.flip)
     write_png(args.out, rgba)
@@ -77,8 +84,10 @@ def cmd_cutout(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from .images import check_output
     from .train import export_run
 
+    check_output(args.out, inputs=(Path(args.run_dir) / "last.pth",))
     iteration = export_run(args.run_dir, args.out, half=not args.fp32)
     print(f"wrote {args.out} (iteration {iteration})")
     return 0
@@ -100,8 +109,23 @@ def cmd_onnx(args) -> int:
     return 0
 
 
+def _scale(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(text)  # argparse: "invalid _scale value"; the help says what is expected
+    return value
+
+
+def _max_side(text: str) -> int | None:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value or None  # 0: no bound
+
+
 def main(argv: list[str] | None = None) -> int:
     from .checkpoint import DEFAULT_MODEL
+    from .images import DEFAULT_MAX_SIDE
     from .inference import SIZE_MODES
 
     parser = argparse.ArgumentParser(prog="python -m indexnet", description=__doc__)
@@ -116,8 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--size-mode", choices=SIZE_MODES, default=None,
                        help="test-time size handling (default: the checkpoint's own)")
         p.add_argument("--device", default="cpu")
-        p.add_argument("--scale", type=float, default=None,
-                       help="run the network on the image resized by this factor (default: the checkpoint's own)")
+        p.add_argument("--scale", type=_scale, default=None,
+                       help="run the network on the image resized by this factor, a number above 0 (default: the "
+                            "checkpoint's own)")
+        p.add_argument("--max-side", type=_max_side, default=DEFAULT_MAX_SIDE,
+                       help="longest side the network sees, in pixels (default: %(default)s; 0: no bound, which "
+                            "needs ~0.4 GB of memory per megapixel): larger images are downscaled for the network "
+                            "and the matte is upscaled back to the image's size")
         p.add_argument("--flip", action="store_true", help="average with the mirrored image's matte (2x the time)")
 
     p = sub.add_parser("predict", help="alpha matte(s) for an image + trimap, or two folders matched by file name")
@@ -128,8 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("cutout", help="transparent RGBA PNG of the subject for an image + trimap (alpha = the "
                                       "matte, colours without the old background)")
     matting_args(p, "image file", "trimap file of the same size", "output .png file")
-    p.add_argument("--max-side", type=int, default=None,
-                   help="longest side processed; larger images are downscaled and the result upscaled back")
     p.set_defaults(func=cmd_cutout)
 
     try:
@@ -163,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (OSError, ValueError) as err:  # bad paths, files, devices, downloads: one line, not a traceback
+    except (OSError, ValueError, MemoryError) as err:  # bad paths, files, devices, downloads, sizes: one line
         print(f"error: {err}", file=sys.stderr)
         return 2
 

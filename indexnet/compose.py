@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .data import composite
-from .images import fit_within, to_uint8
+from .images import DEFAULT_MAX_SIDE, fit_within, to_uint8
 
 __all__ = ["estimate_foreground", "cutout_rgba", "cutout", "parse_colour", "background", "composite"]
 
@@ -48,11 +48,12 @@ def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.dstack([to_uint8(foreground), to_uint8(np.clip(alpha, 0, 1))])
 
 
-def cutout(image, trimap, model=None, size_mode: str | None = None, max_side: int | None = None,
+def cutout(image, trimap, model=None, size_mode: str | None = None, max_side: int | None = DEFAULT_MAX_SIDE,
            scale: float | None = None, flip: bool = False) -> np.ndarray:
     """Photo + trimap -> H x W x 4 uint8 RGBA cut-out: alpha = `predict`'s matte, colours from
     `estimate_foreground`. model: a loaded model, a path or registered name; None = the shipped weights.
-    max_side: longest side the network and the colour estimation see; scale, flip: as `predict`'s."""
+    max_side: longest side the network and the colour estimation see (None: no bound); scale, flip: as
+    `predict`'s."""
     from .checkpoint import DEFAULT_MODEL, load_model
     from .images import to_rgb_uint8_or_float
     from .inference import predict

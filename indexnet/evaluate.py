@@ -59,7 +59,9 @@ class _FileDataset:
         item = self.items[index]
         image = read_rgb(item["image"])
         alpha = read_gray(item["alpha"], "alpha matte")
-        trimap = read_gray(item["trimap"], "trimap")
+        from .trimap import read_trimap  # here: the metrics side needs no torch
+        # predict's reader (a colour photo is refused), with the levels as stored: only exactly 128 is scored
+        trimap = read_trimap(item["trimap"], snap=False)
         for key, array in (("alpha", alpha), ("trimap", trimap)):
             if array.shape != image.shape[:2]:
                 raise ValueError(f"{item[key]} is {array.shape[1]}x{array.shape[0]} (WxH) but its image "
@@ -232,9 +234,11 @@ def evaluate(model, dataset, size_mode: str | None = None, save_preds=None, prog
             raise ValueError("evaluate needs a model or a predict_fn")
         from .inference import predict  # imported here: the metrics side works without torch models
 
-        def predict_fn(image, trimap):
-            return predict(model, image, trimap, size_mode=size_mode)
+        def predict_fn(image, trimap):  # the whole image, as the official evaluation (no max_side)
+            return predict(model, image, trimap, size_mode=size_mode, max_side=None)
 
+    if limit is not None and not (isinstance(limit, int) and limit >= 1):
+        raise ValueError(f"limit must be a number of images, at least 1 (or None for all), got {limit!r}")
     if save_preds is not None:
         from .images import write_png
     count = len(dataset) if limit is None else min(limit, len(dataset))
@@ -282,8 +286,14 @@ def add_evaluate_args(parser) -> None:
 def run_evaluate_cli(args) -> int:
     """Load, evaluate, print the Markdown table (and per-image rows with --per-image)."""
     from .checkpoint import load_model
+    from .images import check_output
 
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit {args.limit}: give a number of images, at least 1")
     dataset = open_dataset(args.data, trimap_dir=args.trimap_dir)
+    if args.save_preds is not None:  # before the model loads: never write mattes over the test set
+        folders = {Path(item[key]).parent for item in dataset.items for key in ("image", "alpha", "trimap")}
+        check_output(args.save_preds, inputs=sorted(folders), folder=True, flag="--save-preds")
     model = load_model(args.checkpoint, device=args.device)
     result = evaluate(model, dataset, size_mode=args.size_mode, save_preds=args.save_preds, limit=args.limit)
     if args.per_image:

@@ -10,7 +10,10 @@ Writing: `write_png`, atomically (a crash never leaves half a file under the rea
 """
 from __future__ import annotations
 
+import io
 import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import cv2
@@ -27,7 +30,19 @@ def images_by_stem(folder: Path) -> dict[str, Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"folder not found: {folder}")
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    found = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            if p.stem in found:  # h.png and h.tif: which one is meant cannot be guessed
+                raise ValueError(f"{folder} holds both {found[p.stem].name} and {p.name}: files are paired by name "
+                                 "without suffix, so keep one of them")
+            found[p.stem] = p
+    return found
+
+
+# The longest side the network sees unless told otherwise (`predict`, `cutout`, the command line, the app): a
+# 12000² photo at the shipped weights' scale of 1.5 would otherwise take ~20 GB and minutes.
+DEFAULT_MAX_SIDE = 2048
 
 
 def fit_within(shape: tuple[int, int], max_side: int | None) -> tuple[int, int]:
@@ -40,6 +55,28 @@ def fit_within(shape: tuple[int, int], max_side: int | None) -> tuple[int, int]:
         raise ValueError(f"max_side must be a positive number of pixels, got {max_side}")
     scale = max_side / max(h, w)
     return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _open_pillow(source):
+    """PIL.Image.open without Pillow's DecompressionBombWarning (printed beside our own messages): the readers
+    here apply MAX_PIXELS themselves."""
+    import PIL.Image
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+        return PIL.Image.open(source)
+
+
+def _damaged_png(data: np.ndarray) -> bool:
+    """Whether `data` is a PNG whose chunks fail their checksums or stop short. OpenCV's decoder would print
+    libpng's complaints about it to stderr, beside our own message; Pillow checks it silently."""
+    if data[:8].tobytes() != b"\x89PNG\r\n\x1a\n":
+        return False
+    try:
+        with _open_pillow(io.BytesIO(data.tobytes())) as im:
+            im.verify()
+    except Exception:  # noqa: BLE001 -- Pillow raises SyntaxError, OSError, struct.error ... for damage
+        return True
+    return False
 
 
 # ----------------------------------------------------------------------------------- orientation
@@ -59,7 +96,7 @@ def _header(path: Path, what: str) -> tuple[tuple[int, int] | None, int]:
     """((width, height) or None when Pillow does not know the format, EXIF orientation) from the header alone."""
     import PIL.Image
     try:
-        with PIL.Image.open(path) as im:
+        with _open_pillow(path) as im:
             try:
                 orientation = int(im.getexif().get(274, 1))
             except Exception:  # noqa: BLE001 -- a damaged EXIF block: show the pixels as stored
@@ -78,6 +115,8 @@ def read_array(path: str | os.PathLike, what: str = "image", max_pixels: int | N
     (uint8, uint16, float32). `what` names the file in errors; `max_pixels` refuses larger images before
     decoding them."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"the {what} {path} is a folder; expected an image file")
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
     not_image = (f"the {what} {path} is not a readable image file (PNG, JPEG, WebP, TIFF or BMP "
@@ -88,7 +127,8 @@ def read_array(path: str | os.PathLike, what: str = "image", max_pixels: int | N
         raise ValueError(f"the {what} {path} is {w}×{h} = {w * h / 1e6:.0f} megapixels; at most "
                          f"{max_pixels / 1e6:.0f} are accepted: downscale it first")
     data = np.fromfile(str(path), dtype=np.uint8)
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    intact = data.size and not _damaged_png(data)  # a damaged one goes to Pillow, which says so
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION) if intact else None
     if array is not None and (size is None or array.shape[:2] == size[::-1]):
         if array.ndim == 3:  # OpenCV decodes to BGR(A)
             array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
@@ -98,7 +138,7 @@ def read_array(path: str | os.PathLike, what: str = "image", max_pixels: int | N
     # A format OpenCV lacks (GIF, ...), or a damaged file: Pillow decodes (and says if it is damaged).
     import PIL.Image
     try:
-        with PIL.Image.open(path) as im:
+        with _open_pillow(path) as im:
             keep = im.mode in ("L", "RGB", "RGBA", "I;16")
             alpha = "A" in im.getbands() or "transparency" in im.info
             array = np.asarray(im if keep else im.convert("RGBA" if alpha else "RGB"))
@@ -115,6 +155,9 @@ def to_rgb_uint8_or_float(image) -> np.ndarray:
     uint8, uint16 (16-bit PNG/TIFF: scaled by 1/65535, keeping the extra precision) and float arrays
     in [0, 1]. Raises ValueError for anything else.
     """
+    if isinstance(image, (str, bytes, os.PathLike)):
+        raise ValueError(f"got the file name {image!r}, expected the image itself: read it with "
+                         "indexnet.read_image first")
     if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL.Image without importing PIL
         image = np.asarray(image.convert("RGB") if image.mode not in ("RGB", "L", "I;16") else image)
     image = np.asarray(image)
@@ -171,13 +214,44 @@ def read_gray(path: str | os.PathLike, what: str = "alpha matte") -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
     size, orientation = _header(path, what)
-    array = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
+    data = np.fromfile(str(path), dtype=np.uint8)
+    intact = data.size and not _damaged_png(data)
+    array = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION) if intact else None
     if array is None:
         raise ValueError(f"the {what} {path} is not a readable image file")
     return upright(array, orientation)
 
 
 # ----------------------------------------------------------------------------------- writing
+def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same file or folder (links and hard links followed), existing or not."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def check_output(path: str | os.PathLike, inputs=(), folder: bool = False, flag: str = "--out") -> None:
+    """Refuse, before any work, an output that would replace an input or cannot be written: `path` (a file,
+    or with folder=True a folder for the outputs) must not be one of `inputs` (files or folders), must not lie
+    under a file, and the folder it goes into must take new files. A ValueError names `flag` and the cause."""
+    path = Path(path)
+    for given in inputs:
+        if same_path(path, given):
+            kind = "folder" if Path(given).is_dir() else "file"
+            raise ValueError(f"{flag} {path} is the input {kind} {given}: writing there would replace the input; "
+                             "choose another output")
+    target = path if folder else path.parent
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {path} lies under {existing}, which is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # the one sure test: permissions, read-only mounts, quotas
+            pass
+    except OSError as err:
+        raise ValueError(f"{flag} {path}: cannot write in {existing} ({err.strerror or err})") from None
+
+
 def to_uint8(array: np.ndarray) -> np.ndarray:
     """uint8 as is; float in [0, 1] -> 0..255 rounded half to even (as MMagic); anything else refused."""
     array = np.asarray(array)

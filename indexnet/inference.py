@@ -13,6 +13,8 @@ Known regions are then copied from the trimap (1 where it is 255, 0 where it is 
 from __future__ import annotations
 
 import math
+import numbers
+import re
 
 import cv2
 import numpy as np
@@ -20,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .inference_model import fast_model
-from .images import fit_within, to_rgb_uint8_or_float
+from .images import DEFAULT_MAX_SIDE, MAX_PIXELS, fit_within, to_rgb_uint8_or_float
 from .model import IMAGENET_MEAN, IMAGENET_STD
 from .trimap import normalize_trimap
 
@@ -48,9 +50,17 @@ def _run(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
     """
     net = fast_model(model)
     ref = next(t for t in (*net.parameters(), *net.buffers()) if t.is_floating_point())
-    tensor = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(ref.device, ref.dtype)
-    with torch.inference_mode():
-        return net(tensor)[0, 0].float().cpu().numpy()
+    try:
+        tensor = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(ref.device, ref.dtype)
+        with torch.inference_mode():
+            return net(tensor)[0, 0].float().cpu().numpy()
+    except (MemoryError, RuntimeError) as err:  # the allocator's own message is a page of C++ context
+        if not isinstance(err, MemoryError) and not re.search(r"out of memory|not enough memory|allocate",
+                                                               str(err)):
+            raise
+        h, w = x.shape[:2]
+        raise MemoryError(f"not enough memory to run the network at {w}×{h} pixels: give a smaller max_side "
+                          f"(--max-side; at the default, {DEFAULT_MAX_SIDE}, the CPU path needs under 2 GB)") from err
 
 
 def _round_up(n: int, m: int = 32) -> int:
@@ -58,7 +68,7 @@ def _round_up(n: int, m: int = 32) -> int:
 
 
 def predict(model: torch.nn.Module, image, trimap, size_mode: str | None = None,
-            return_raw: bool = False, max_side: int | None = None, scale: float | None = None,
+            return_raw: bool = False, max_side: int | None = DEFAULT_MAX_SIDE, scale: float | None = None,
             flip: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Alpha matte (H x W float32 in [0, 1]) for an RGB image and a trimap of the same size.
 
@@ -70,8 +80,9 @@ def predict(model: torch.nn.Module, image, trimap, size_mode: str | None = None,
     (`model.test_scale`, stored with our trained weights; 1 for the official ones). Our shipped
     weights were measured best at 1.5 on real photos (checkpoints/README.md): fine structures a few
     pixels wide come out sharper when they are bigger than the network saw them in training.
-    max_side: longest side the network sees (after `scale`). A larger image is downscaled and its
-    matte upscaled back: time and memory are bounded, the matte keeps the image's size.
+    max_side: longest side the network sees (after `scale`; default 2048 px). A larger image is
+    downscaled and its matte upscaled back: time and memory are bounded, the matte keeps the image's
+    size. None: no bound (the CPU path needs ~0.4 GB per megapixel the network sees).
     flip: also run the horizontally mirrored image and average the two mattes (test-time
     augmentation; twice the time). The raw output returned is the unmirrored one.
     Known regions always come from the full-resolution trimap.
@@ -107,11 +118,20 @@ def predict(model: torch.nn.Module, image, trimap, size_mode: str | None = None,
 def network_size(model: torch.nn.Module, shape: tuple[int, int], scale: float | None = None,
                  max_side: int | None = None) -> tuple[int, int]:
     """(H, W) of the image `predict` hands the network (before padding to multiples of 32): the image
-    resized by `scale` (None: `model.test_scale`, else 1), then fitted within `max_side`."""
+    resized by `scale` (None: `model.test_scale`, else 1), then fitted within `max_side`. Without a
+    `max_side`, more than `MAX_PIXELS` (what an image file may hold) is refused."""
     scale = getattr(model, "test_scale", 1.0) if scale is None else scale
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+    if not (isinstance(scale, numbers.Real) and not isinstance(scale, bool) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive number (1 = the image's own size), got {scale!r}")
+    if max_side is not None and not (isinstance(max_side, numbers.Real) and not isinstance(max_side, bool)
+                                     and max_side >= 1):
+        raise ValueError(f"max_side must be a number of pixels, at least 1, or None (no bound); got {max_side!r}")
     h, w = shape[:2]
+    pixels = h * float(scale) * w * float(scale)  # inf, not an error, for an absurd scale
+    if not math.isfinite(pixels) or (max_side is None and pixels > MAX_PIXELS):
+        raise ValueError(f"scale {scale:g} would hand the network {w * scale:.3g}×{h * scale:.3g} pixels for a "
+                         f"{w}×{h} image; at most {MAX_PIXELS / 1e6:.0f} megapixels are possible: lower the scale or "
+                         "bound the size with max_side")
     return fit_within((max(1, round(h * scale)), max(1, round(w * scale))), max_side)
 
 

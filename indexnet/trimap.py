@@ -38,6 +38,9 @@ def normalize_trimap(trimap, shape: tuple[int, int] | None = None) -> np.ndarray
     type holding 0..255, uint16 holding 16-bit values (0..65535, as a 16-bit PNG), or float in [0, 1].
     Values are snapped by the rule in `TRIMAP_BG_MAX` / `TRIMAP_FG_MIN`.
     """
+    if isinstance(trimap, (str, bytes, os.PathLike)):
+        raise ValueError(f"got the file name {trimap!r}, expected the trimap itself: read it with "
+                         "indexnet.read_trimap first")
     if hasattr(trimap, "convert") and hasattr(trimap, "mode"):
         trimap = np.asarray(trimap.convert("L"))
     trimap = np.asarray(trimap)
@@ -75,9 +78,10 @@ def normalize_trimap(trimap, shape: tuple[int, int] | None = None) -> np.ndarray
     return out
 
 
-def trimap_from_file_array(array: np.ndarray, name: str = "trimap") -> np.ndarray:
+def trimap_from_file_array(array: np.ndarray, name: str = "trimap", snap: bool = True) -> np.ndarray:
     """A decoded trimap file (any channels, 8 or 16 bit) -> trimap. A colour photo is refused; the small
-    channel differences of a JPEG-compressed grey trimap are not."""
+    channel differences of a JPEG-compressed grey trimap are not. snap=False: the grey levels as stored,
+    8-bit (what evaluation scores: only pixels exactly 128 count)."""
     if array.ndim == 3:
         rgb = (array[..., :3] if array.shape[2] >= 3 else array[..., :1]).astype(np.float32)
         floating = np.issubdtype(array.dtype, np.floating)
@@ -86,16 +90,23 @@ def trimap_from_file_array(array: np.ndarray, name: str = "trimap") -> np.ndarra
             raise ValueError(f"The {name} {NOT_A_TRIMAP}")
         mean = rgb.mean(axis=2)
         array = mean if floating else mean.round().astype(array.dtype)
-    return normalize_trimap(array)
+    if snap:
+        return normalize_trimap(array)
+    if array.dtype == np.uint16:
+        return (array >> 8).astype(np.uint8)  # as OpenCV's 8-bit decoding
+    if array.dtype != np.uint8:
+        raise ValueError(f"the {name} holds {array.dtype} values; expected an 8- or 16-bit file")
+    return array
 
 
-def read_trimap(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
+def read_trimap(path: str | os.PathLike, max_pixels: int | None = None, snap: bool = True) -> np.ndarray:
     """Trimap file (grayscale, palette, 16-bit, or RGB with equal channels) -> upright H x W uint8 {0, 128, 255}.
-    A colour photo is refused (a common slip: the photo given twice)."""
+    A colour photo is refused (a common slip: the photo given twice). snap=False keeps the grey levels as
+    stored (8-bit): evaluation scores the trimap as the official code reads it."""
     name = f"trimap {path}"
     array = read_array(path, "trimap", max_pixels)
     try:
-        return trimap_from_file_array(array, name)
+        return trimap_from_file_array(array, name, snap)
     except ValueError as err:
         if str(err).startswith("The trimap"):
             raise

@@ -256,3 +256,43 @@ def test_cli_prints_the_table(golden_dir, folder_set, capsys):
     assert "| im0 |" in out and "| im1 |" in out and "| im2 |" not in out
     assert "| Model | Dataset | SAD | MSE | GRAD | CONN |" in out
     assert "| authors_random_checkpoint.pth.tar | set, 2 images |" in out
+
+
+def test_a_colour_photo_as_trimap_is_refused_as_predict_refuses_it(golden_dir, folder_set, capsys):
+    """evaluate reads trimaps with predict's reader: the photos given as trimaps score nothing, they are refused."""
+    from indexnet.__main__ import main
+
+    root, data = folder_set
+    with pytest.raises(ValueError, match=r"trimap .*im0.png is a colour image"):
+        evaluate(None, FolderDataset(root, trimap_dir="image"), predict_fn=oracle(data), progress=False)
+    code = main(["evaluate", "--checkpoint", str(golden_dir / "authors_random_checkpoint.pth.tar"),
+                 "--data", str(root), "--trimap-dir", "image"])
+    captured = capsys.readouterr()
+    assert code == 2 and "SAD" not in captured.out and "is a colour image" in captured.err
+
+
+def test_trimaps_are_scored_as_stored(folder_set):
+    """Levels other than 0 / 128 / 255 are not snapped for scoring: only pixels exactly 128 count, as officially."""
+    root, data = folder_set
+    trimap = data["im0"][2].copy()
+    trimap[trimap == 128] = 120
+    write(root / "trimap" / "im0.png", trimap)
+    assert not (FolderDataset(root)[0]["trimap"] == 128).any()
+    np.testing.assert_array_equal(FolderDataset(root)[0]["trimap"], trimap)
+
+
+def test_bad_limit_and_save_folder_are_refused_before_the_model_loads(golden_dir, folder_set, capsys, monkeypatch):
+    from indexnet.__main__ import main
+    import indexnet.checkpoint
+
+    root, data = folder_set
+    with pytest.raises(ValueError, match="limit must be a number of images, at least 1"):
+        evaluate(None, FolderDataset(root), predict_fn=oracle(data), progress=False, limit=0)
+    monkeypatch.setattr(indexnet.checkpoint, "load_model", lambda *a, **k: pytest.fail("the model must not load"))
+    before = {p: p.read_bytes() for p in (root / "trimap").iterdir()}
+    for extra, message in ((["--limit", "-1"], "--limit -1: give a number of images, at least 1"),
+                           (["--save-preds", str(root / "trimap")], "is the input folder")):
+        assert main(["evaluate", "--data", str(root), *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert {p: p.read_bytes() for p in (root / "trimap").iterdir()} == before

@@ -71,3 +71,33 @@ def test_max_pixels_and_fit_within(tmp_path):
         read_array(tmp_path / "g.png", max_pixels=100)
     assert fit_within((120, 160), 64) == (48, 64) and fit_within((120, 160), None) == (120, 160)
     assert fit_within((1, 5000), 100) == (1, 100)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_damaged_and_huge_files_print_nothing_beside_the_message(tmp_path, capfd):
+    """No `libpng error:` lines, OpenCV warnings or Pillow's DecompressionBombWarning around our own message."""
+    import struct
+    import warnings
+    data = cv2.imencode(".png", np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))[1].tobytes()
+    (tmp_path / "half.png").write_bytes(data[: len(data) // 2])
+    (tmp_path / "crc.png").write_bytes(data[:60] + bytes([data[60] ^ 0xFF]) + data[61:])  # a flipped IDAT byte
+    # a header of 10000 x 9000 pixels (90 MP: above Pillow's warning threshold, under its refusal) and no pixels
+    header = struct.pack(">IIBBBBB", 10_000, 9_000, 8, 0, 0, 0, 0)
+    (tmp_path / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IEND", b""))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name in ("half.png", "crc.png"):
+            with pytest.raises(ValueError, match=f"{name} is damaged"):
+                read_image(tmp_path / name)
+            with pytest.raises(ValueError, match=f"{name} is not a readable image file"):
+                read_gray(tmp_path / name)
+        with pytest.raises(ValueError, match="huge.png is 10000×9000 = 90 megapixels; at most 50 are accepted"):
+            read_image(tmp_path / "huge.png", max_pixels=50_000_000)
+    assert not [w for w in caught if "DecompressionBomb" in type(w.message).__name__], caught
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
