@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -33,31 +35,50 @@ def download_alphamatting(dest: str | os.PathLike, zip_dir: str | os.PathLike | 
                           base_url: str = BASE_URL, progress: bool = True, timeout: float = 60.0) -> Path:
     """Fetch and unpack the alphamatting.com low-res training set into `dest`; returns `dest`.
 
-    Each zip is taken from `zip_dir` (copies downloaded by hand) or ``dest/zips`` (an earlier call)
-    if it is there, else downloaded from `base_url` into ``dest/zips`` (only with `download=True`).
-    Unpacking rewrites ``image/``, ``alpha/``, ``trimap1/``, ``trimap2/`` file by file, atomically.
-    Raises FileNotFoundError for a zip that is neither present nor downloadable, ConnectionError for
-    a failed download, ValueError for a zip that does not hold the expected images."""
+    Each zip is taken from `zip_dir` (copies downloaded by hand: then nothing is downloaded) or ``dest/zips``
+    (an earlier call) if it is there, else downloaded from `base_url` into ``dest/zips`` (only with
+    `download=True`). Downloads and unpacking happen in a temporary folder beside `dest`; only a complete set
+    moves into ``image/``, ``alpha/``, ``trimap1/``, ``trimap2/`` (file by file, replacing older copies), so a
+    failed call leaves `dest` as it was. Raises FileNotFoundError for a zip that is neither present nor to be
+    downloaded, ConnectionError for a failed download, ValueError for a zip that does not hold the expected
+    images."""
     dest = Path(dest).expanduser()
     cache = dest / "zips"
-    for name, folder in ZIPS.items():
-        local = Path(zip_dir).expanduser() / name if zip_dir is not None else None
-        path = local if local is not None and local.is_file() else cache / name
-        if not path.is_file():
-            if not download:
-                where = f"{local.parent} or {cache}" if local is not None else str(cache)
-                raise FileNotFoundError(f"{name} is not in {where} and downloading is disabled; get it from "
-                                        f"{base_url}{name}")
-            cache.mkdir(parents=True, exist_ok=True)
+    local = Path(zip_dir).expanduser() if zip_dir is not None else None
+    if local is not None and not local.is_dir():
+        raise FileNotFoundError(f"zip folder {local} does not exist (zip_dir, --zips: the folder holding the three "
+                                f"official zips, {', '.join(ZIPS)})")
+    sources = {name: next((p for p in (local and local / name, cache / name) if p and p.is_file()), None)
+               for name in ZIPS}
+    missing = [name for name, path in sources.items() if path is None]
+    if missing and (local is not None or not download):  # checked before anything is fetched or written
+        where = f"{local} or {cache}" if local is not None else str(cache)
+        why = "nothing is downloaded when zip_dir (--zips) is given" if local is not None else \
+            "downloading is disabled"
+        raise FileNotFoundError(f"{missing[0]} is not in {where} and {why}; get it from {base_url}{missing[0]}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    try:
+        for name in missing:
             url = base_url.rstrip("/") + "/" + name
+            sources[name] = staging / "zips" / name
+            sources[name].parent.mkdir(exist_ok=True)
             try:
                 # No hash prefix: the site publishes none, and unpacking checks every file the zip must hold.
-                download_file(url, path, progress=progress, timeout=timeout)
+                download_file(url, sources[name], progress=progress, timeout=timeout)
             except Exception as err:  # offline, DNS failure, HTTP error
                 raise ConnectionError(f"could not download {url}: {err}. Without internet access, download the "
                                       f"three zips by hand and pass their folder as zip_dir (--zips)") from err
-        unpack(path, dest, folder)
-    _check_complete(dest)
+        for name, folder in ZIPS.items():
+            unpack(sources[name], staging, folder)
+        _check_complete(staging, dest)
+        for folder in (*FOLDERS, "zips"):
+            if (staging / folder).is_dir():
+                (dest / folder).mkdir(parents=True, exist_ok=True)
+                for file in sorted((staging / folder).iterdir()):
+                    os.replace(file, dest / folder / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return dest
 
 
@@ -93,9 +114,10 @@ def unpack(zip_path: Path, dest: Path, folder: str) -> list[Path]:
     return written
 
 
-def _check_complete(dest: Path) -> None:
-    """Every photo has its alpha matte and both trimaps (a truncated or foreign zip shows up here)."""
-    found = {f: {p.stem for p in (dest / f).glob("GT*.png")} for f in FOLDERS}
+def _check_complete(unpacked: Path, dest: Path) -> None:
+    """Every photo unpacked in `unpacked` has its alpha matte and both trimaps (a truncated or foreign zip shows
+    up here); errors name `dest`, where they were going."""
+    found = {f: {p.stem for p in (unpacked / f).glob("GT*.png")} for f in FOLDERS}
     lacking = [f"{name} ({folder})" for name in sorted(found["image"]) for folder in FOLDERS[1:]
                if name not in found[folder]]
     if lacking:
@@ -109,7 +131,7 @@ def add_data_args(parser) -> None:
                         help="alphamatting: the alphamatting.com low-res training set (GT01-GT27, two trimaps each)")
     parser.add_argument("--out", required=True, help="folder for image/, alpha/, trimap1/, trimap2/ (and zips/)")
     parser.add_argument("--zips", default=None,
-                        help="folder with the official zips downloaded by hand (nothing is downloaded for them)")
+                        help="folder with the three official zips downloaded by hand (then nothing is downloaded)")
     parser.add_argument("--no-download", action="store_true", help="only use zips already there; never download")
     parser.add_argument("--base-url", default=BASE_URL, help="where the zips are (default: %(default)s)")
     parser.set_defaults(func=run_data_cli)

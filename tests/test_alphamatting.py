@@ -116,7 +116,8 @@ def test_bad_zips_and_missing_zips_are_clear_errors(tmp_path, zip_server):
         download_alphamatting(tmp_path / "none", download=False)
     with pytest.raises(ConnectionError, match="could not download .*input_training_lowres.zip"):
         download_alphamatting(tmp_path / "404", base_url=url + "missing/", progress=False)
-    assert not list((tmp_path / "404" / "zips").iterdir())  # a failed download leaves no half file
+    assert not (tmp_path / "404").exists()  # a failed download leaves nothing: no half file, no empty zips/
+    assert not list(tmp_path.glob(".404.*"))  # nor its temporary folder
 
     zips = official_zips(tmp_path / "zips")
     (zips / "gt_training_lowres.zip").write_bytes(b"<html>not found</html>")
@@ -131,6 +132,31 @@ def test_bad_zips_and_missing_zips_are_clear_errors(tmp_path, zip_server):
     (zips / "trimap_training_lowres.zip").write_bytes(_zip({"trimaps/GT01.png": b"x"}))
     with pytest.raises(ValueError, match="cannot tell whether trimaps/GT01.png is a Trimap1 or a Trimap2"):
         download_alphamatting(tmp_path / "am3", zip_dir=zips, download=False)
+
+
+def test_zip_folder_given_means_no_download(tmp_path, zip_server):
+    """--zips DIR: a zip that is not there is an error, even with downloading allowed; nothing is fetched."""
+    url, requests = zip_server
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="is not in .*empty or .* nothing is downloaded when zip_dir"):
+        download_alphamatting(tmp_path / "am", zip_dir=tmp_path / "empty", base_url=url, progress=False)
+    with pytest.raises(FileNotFoundError, match="zip folder .*nowhere does not exist"):
+        download_alphamatting(tmp_path / "am", zip_dir=tmp_path / "nowhere", base_url=url, progress=False)
+    assert requests == [] and not (tmp_path / "am").exists()
+
+
+def test_an_incomplete_set_is_not_unpacked(tmp_path):
+    """A zip missing one alpha: nothing moves into place (the earlier copy, if any, stays as it was)."""
+    zips = official_zips(tmp_path / "zips")
+    download_alphamatting(tmp_path / "am", zip_dir=zips, download=False)
+    before = {p: p.read_bytes() for p in (tmp_path / "am").rglob("*") if p.is_file()}
+    (zips / "gt_training_lowres.zip").write_bytes(_zip({"gt/GT01.png": _png(255 - CASES["GT01"]["alpha"])}))
+    for dest in (tmp_path / "fresh", tmp_path / "am"):
+        with pytest.raises(ValueError, match=r"missing after unpacking: GT02 \(alpha\)"):
+            download_alphamatting(dest, zip_dir=zips, download=False)
+    assert not (tmp_path / "fresh").exists()
+    assert {p: p.read_bytes() for p in (tmp_path / "am").rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["am", "zips"]  # no temporary folder left
 
 
 def test_members_cannot_write_outside_the_destination(tmp_path):
