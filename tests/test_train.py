@@ -313,6 +313,7 @@ def test_killed_run_resumes(tmp_path):
     assert state["iteration"] == killed_at + 2
     rows = [r for r in _log(out) if "loss" in r]
     assert rows[-1]["iteration"] == killed_at + 2 and all(math.isfinite(r["loss"]) for r in rows)
+    assert [r["iteration"] for r in rows] == list(range(1, killed_at + 3))  # each iteration logged once
     assert not list(out.glob("*.tmp"))
 
 
