@@ -39,7 +39,8 @@ import torch
 from indexnet import MODELS, load_model, predict
 from indexnet.checkpoint import DEFAULT_MODEL, CheckpointError, resolve_source
 from indexnet.compose import background, composite, cutout_rgba, estimate_foreground
-from indexnet.images import fit_within, read_array, to_rgb_uint8_or_float, to_uint8, write_png
+from indexnet.images import (UPLOAD_MAX_PIXELS, fit_within, read_array, to_rgb_uint8_or_float, to_uint8,
+                             write_png)
 from indexnet.inference import alpha_to_uint8, network_size
 from indexnet.trimap import (check_trimap, fit_trimap, painted, read_trimap, trimap_from_painting,
                              trimap_from_selection)
@@ -67,7 +68,7 @@ def _env_int(name: str, default: int) -> int:
 
 DEFAULT_SOURCE = os.environ.get("INDEXNET_CHECKPOINT") or DEFAULT_MODEL
 MAX_SIDE = _env_int("INDEXNET_MAX_SIDE", 2048)
-MAX_PIXELS = _env_int("INDEXNET_MAX_PIXELS", 50_000_000)
+MAX_PIXELS = _env_int("INDEXNET_MAX_PIXELS", UPLOAD_MAX_PIXELS)
 MAX_FILE_SIZE = os.environ.get("INDEXNET_MAX_FILE_SIZE", "25mb")
 PREVIEW_SIDE = 1024  # the trimap overlay is a preview: drawn at most this large
 DEFAULT_BACKGROUND = "#4a90d9"

@@ -23,6 +23,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # Above this, Pillow refuses to open a file (a "decompression bomb": a small file that decodes to
 # gigabytes); OpenCV's own limit is 2^30 pixels. One limit for both.
 MAX_PIXELS = 178_956_970
+# Uploads to the Gradio app (app.py, unless INDEXNET_MAX_PIXELS says otherwise) and photos given to the web page
+# (web/indexnet.js, MAX_PIXELS) above this are refused, with read_array's message: one limit for both.
+UPLOAD_MAX_PIXELS = 50_000_000
 
 
 def images_by_stem(folder: Path) -> dict[str, Path]:

@@ -5,8 +5,12 @@ itself mattes an example, a loop drawn on the photo becomes a band trimap, and a
 clear message. Needs `bash web/build.sh` first (the CI runs it); web/ is served by web/serve.py, as a
 static Space serves it (cross-origin isolated, so WASM threads are on). Screenshot: artifacts/web_screenshot.png."""
 import importlib.util
+import io
 import os
+import struct
 import threading
+import warnings
+import zlib
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,8 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from indexnet import load_model, predict, read_image, read_trimap
+from indexnet.images import UPLOAD_MAX_PIXELS, read_array
 from indexnet.inference import alpha_to_uint8, network_size
 
 REPO = Path(__file__).resolve().parents[1]
@@ -239,3 +245,158 @@ def test_plain_static_server_works_single_threaded(browser):
     finally:
         page.close()
         server.shutdown()
+
+
+# ------------------------------------------------------------------------------------------ hardening (issue 18)
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header says width × height (its pixel data cut short): only a header check can refuse it."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def _jpeg_header(width: int, height: int) -> bytes:
+    """SOI, a JFIF segment and the frame header (SOF0) of a width × height JPEG, no scan."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"
+    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x11\x00\x02\x11\x00\x03\x11\x00"
+    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
+
+
+def _encoded(array: np.ndarray, fmt: str, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def _api_error(page, image, trimap="examples/chelsea_trimap.png", options=None) -> str:
+    """window.indexnet.matte's error message; image / trimap: a URL, or (file name, bytes) given as a File."""
+    return page.evaluate("""async ([image, trimap, options]) => {
+        const file = (x) => typeof x === 'string' ? x : new File([Uint8Array.from(x[1])], x[0]);
+        return window.indexnet.matte(file(image), file(trimap), options ?? undefined)
+            .then(() => 'no error', (e) => e.message);
+    }""", [image if isinstance(image, str) else [image[0], list(image[1])],
+           trimap if isinstance(trimap, str) else [trimap[0], list(trimap[1])], options])
+
+
+def _wait_status(page, condition: str, timeout=RUN_TIMEOUT_MS):
+    page.wait_for_function("document.querySelector('#status-text').textContent.startsWith('Done in') || "
+                           "document.querySelector('#status').classList.contains('error')", timeout=timeout)
+    status = _status(page)
+    assert (condition == "error") == page.evaluate("document.querySelector('#status').classList.contains('error')"), \
+        status
+    return status
+
+
+def _page_state(page) -> dict:
+    return page.evaluate("""() => {
+        const $ = (id) => document.getElementById(id);
+        const blank = (c) => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.every((v) => v === 0);
+        const trimap = $('trimap-canvas').getContext('2d').getImageData(0, 0, 451, 300).data;
+        return {run: $('run').disabled, photoBox: $('image-file').value, trimapBox: $('trimap-file').value,
+                photoBlank: blank($('photo-canvas')), trimapUnknown: trimap.every((v, i) => i % 4 === 3 || v === 128),
+                matte: [$('alpha-canvas').width, $('cutout-canvas').width],
+                links: ['alpha-link', 'cutout-link'].map((id) => [$(id).getAttribute('aria-disabled'),
+                                                                   $(id).hasAttribute('href')])};
+    }""")
+
+
+def _example_run(page):
+    page.click("button[data-example=chelsea]")
+    page.wait_for_function("document.querySelector('#status-text').textContent.includes('Trimap loaded')",
+                           timeout=30_000)
+    page.click("#run")
+    _wait_status(page, "done")
+    assert _page_state(page)["links"] == [["false", True], ["false", True]]
+
+
+def test_photos_over_the_apps_limit_are_refused_from_their_header(page, tmp_path):
+    """Item 5: the app's limit (indexnet.images.UPLOAD_MAX_PIXELS, 50 MP) and its message, word for word, before the
+    photo is decoded (a 144-megapixel photo took 42 s and ~10 GB). A 60000² header is "too large", not unreadable."""
+    assert page.evaluate("window.indexnet.MAX_PIXELS") == UPLOAD_MAX_PIXELS
+    path = tmp_path / "big.png"
+    path.write_bytes(_png_header(12000, 12000))
+    with warnings.catch_warnings(), pytest.raises(ValueError) as refused:
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        read_array(path, "image", max_pixels=UPLOAD_MAX_PIXELS)  # what the app says
+    expected = str(refused.value).replace(str(path), "big.png")
+    assert expected == "the image big.png is 12000×12000 = 144 megapixels; at most 50 are accepted: downscale it first"
+    page.set_input_files("#image-file", files=[{"name": "big.png", "mimeType": "image/png",
+                                               "buffer": path.read_bytes()}])
+    assert _wait_status(page, "error", timeout=30_000) == f"Error: {expected}"
+    assert _api_error(page, ("big.png", path.read_bytes())) == expected
+    assert _api_error(page, ("big.jpg", _jpeg_header(12000, 12000))) == expected.replace("big.png", "big.jpg")
+    assert _api_error(page, "examples/chelsea.jpg", ("t.png", _png_header(60000, 60000))) == (
+        "the trimap t.png is 60000×60000 = 3600 megapixels; at most 50 are accepted: downscale it first")
+
+
+def test_image_sizes_are_read_from_headers(page):
+    """The header reader behind the limit, on real files: PNG, GIF, BMP, JPEG (baseline; progressive with EXIF
+    before the frame header), WebP (lossy, lossless, extended)."""
+    yy, xx = np.mgrid[0:300, 0:451]
+    rgb = np.dstack([xx % 256, yy % 256, (xx + yy) % 256]).astype(np.uint8)
+    exif = Image.Exif()
+    exif[274] = 6  # stored 451 × 300, shown rotated: the pixel count is the same
+    files = {"png": _encoded(rgb, "PNG"), "gif": _encoded(rgb, "GIF"), "bmp": _encoded(rgb, "BMP"),
+             "jpeg": _encoded(rgb, "JPEG"), "jpeg-progressive-exif": _encoded(rgb, "JPEG", progressive=True, exif=exif),
+             "webp": _encoded(rgb, "WEBP"), "webp-lossless": _encoded(rgb, "WEBP", lossless=True),
+             "webp-extended": _encoded(np.dstack([rgb, xx.astype(np.uint8)]), "WEBP")}
+    sizes = page.evaluate("""async (files) => { const m = await import('./indexnet.js');
+        const out = {};
+        for (const [name, bytes] of Object.entries(files)) out[name] = await m.imageHeaderSize(new Blob([Uint8Array.from(bytes)]));
+        return out; }""", {name: list(data) for name, data in files.items()})
+    assert sizes == {name: [451, 300] for name in files}
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"maxSide": 100000, "scale": 40}, "the network would see 18040×12000 pixels (the 451×300 image × 40, fitted "
+     "within maxSide 100000); at most 2.4 megapixels (1536×1536) fit in the browser's memory: lower maxSide or scale"),
+    ({"maxSide": None, "scale": 5}, "the network would see 2255×1500 pixels (the 451×300 image × 5, no maxSide); "
+     "at most 2.4 megapixels (1536×1536) fit in the browser's memory: lower maxSide or scale"),
+    ({"maxSide": "abc"}, 'maxSide must be a positive number of pixels (null: no limit), got "abc"'),
+    ({"maxSide": 0}, "maxSide must be a positive number of pixels (null: no limit), got 0"),
+    ({"scale": "2"}, 'scale must be a positive number (1 = the image\'s own size), got "2"'),
+    ({"maxside": 512}, 'unknown option "maxside"; the options are maxSide, scale, onProgress'),
+], ids=["network-too-large", "no-maxSide-too-large", "maxSide-text", "maxSide-0", "scale-text", "misspelt"])
+def test_matte_api_refuses_bad_options_clearly(page, options, message):
+    """Item 12: options are checked before any work, and the network's size is bounded (ONNX Runtime said
+    "SafeIntOnOverflow"); 'abc' or a misspelt name is refused, not ignored."""
+    assert _api_error(page, "examples/chelsea.jpg", options=options) == message
+
+
+def test_matte_api_names_what_it_could_not_fetch_and_refuses_a_trimap_without_unknown(page):
+    """Item 12: a network failure names the URL; a trimap with nothing to matte is refused as the page's Run
+    refuses it (and as the app does, indexnet.trimap.check_trimap)."""
+    url = "http://127.0.0.1:9/photo.jpg"  # nothing listens there
+    assert _api_error(page, url).startswith(f"could not load the image {url} (")
+    trimap = read_trimap(REPO / "examples" / "chelsea_trimap.png")
+    solid = np.where(trimap == 128, 255, trimap).astype(np.uint8)
+    message = _api_error(page, "examples/chelsea.jpg", ("solid.png", _encoded(solid, "PNG")))
+    assert message == ("the trimap has no unknown (grey) pixels, so there is nothing to matte. Mark the edges of the "
+                       "subject grey")
+
+
+def test_refused_inputs_and_failed_runs_leave_nothing_stale(page):
+    """Item 11: a refused photo leaves no photo (Run did matte the previous one while the file box showed the new
+    name), a refused trimap leaves none, and a failed run leaves no matte or download link from an earlier run."""
+    _example_run(page)
+    page.set_input_files("#image-file", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"hello"}])
+    assert "the image notes.png is not a readable image file" in _wait_status(page, "error", timeout=30_000)
+    assert _page_state(page) == {"run": True, "photoBox": "", "trimapBox": "", "photoBlank": True,
+                                 "trimapUnknown": False, "matte": [1, 1],
+                                 "links": [["true", False], ["true", False]]}
+
+    _example_run(page)
+    page.set_input_files("#trimap-file", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"hello"}])
+    assert "the trimap notes.png is not a readable image file" in _wait_status(page, "error", timeout=30_000)
+    state = _page_state(page)
+    assert (state["run"], state["trimapBox"], state["trimapUnknown"], state["photoBlank"]) == (False, "", True, False)
+    assert state["links"] == [["true", False], ["true", False]] and state["matte"] == [1, 1]
+
+    _example_run(page)
+    page.evaluate("""() => { const c = document.getElementById('trimap-canvas'), ctx = c.getContext('2d');
+                             ctx.fillStyle = 'rgb(255,255,255)'; ctx.fillRect(0, 0, c.width, c.height); }""")
+    page.click("#run")
+    assert "the trimap has no unknown (grey) pixels" in _wait_status(page, "error")
+    state = _page_state(page)
+    assert (state["run"], state["matte"], state["links"]) == (False, [1, 1], [["true", False], ["true", False]])

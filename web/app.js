@@ -7,6 +7,7 @@ const trimapCanvas = $("trimap-canvas");
 const trimapCtx = trimapCanvas.getContext("2d", { willReadFrequently: true });
 let photo = null; // ImageBitmap of the current photo, upright
 let busy = false;
+let inputs = 0; // counts new photos and trimaps: a decode or a run that a newer input overtook is dropped
 
 function setStatus(text, { fraction = null, error = false } = {}) {
   $("status").classList.toggle("error", error);
@@ -30,21 +31,67 @@ function clearTrimap(value = 128) {
   trimapCtx.fillRect(0, 0, trimapCanvas.width, trimapCanvas.height);
 }
 
+// A decode that a newer input overtook: its result, or its error, is dropped.
+async function decodeLatest(source, what, input) {
+  try {
+    const bitmap = await decode(source, what);
+    if (input === inputs) return bitmap;
+    bitmap.close();
+  } catch (err) {
+    if (input === inputs) throw err;
+  }
+  return null;
+}
+
+// Results and download links from an earlier photo, trimap or run: gone on every new input and every error, so
+// that nothing on screen belongs to another input.
+function clearResults() {
+  for (const [id, link] of [["alpha-canvas", "alpha-link"], ["cutout-canvas", "cutout-link"]]) {
+    $(id).width = $(id).height = 1;
+    const a = $(link);
+    if (a.href) URL.revokeObjectURL(a.href);
+    a.removeAttribute("href");
+    a.setAttribute("aria-disabled", "true");
+  }
+  delete $("status").dataset.seconds;
+}
+
+// No photo (before the first one, or after one was refused): nothing to run, nothing left of the previous photo.
+function clearPhoto() {
+  photo = null;
+  $("run").disabled = true;
+  for (const canvas of [photoCanvas, trimapCanvas]) {
+    canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+  }
+  $("trimap-file").value = "";
+  clearResults();
+}
+
+/** Show a new photo (a File or a URL); false when a newer input came while it was decoded. */
 async function setPhoto(source) {
-  photo = await decode(source, "image");
+  const input = ++inputs;
+  clearPhoto();
+  const bitmap = await decodeLatest(source, "image", input);
+  if (!bitmap) return false;
+  photo = bitmap;
   for (const canvas of [photoCanvas, trimapCanvas]) {
     canvas.width = photo.width;
     canvas.height = photo.height;
   }
   photoCanvas.getContext("2d").drawImage(photo, 0, 0);
   clearTrimap();
-  $("run").disabled = false;
+  $("run").disabled = busy;
   setStatus(`Photo ${photo.width}×${photo.height}. Upload or draw a trimap, then run.`);
+  return true;
 }
 
 async function setTrimap(source) {
   if (!photo) throw new Error("choose a photo first, then its trimap");
-  const bitmap = await decode(source, "trimap");
+  const input = ++inputs;
+  clearResults();
+  clearTrimap(); // a refused trimap leaves none (all unknown), not the one before it
+  const bitmap = await decodeLatest(source, "trimap", input);
+  if (!bitmap) return;
   if (bitmap.width !== photo.width || bitmap.height !== photo.height) {
     throw new Error(`the trimap is ${bitmap.width}×${bitmap.height} but the photo is ${photo.width}×${photo.height}; ` +
                     "they must be the same size");
@@ -113,9 +160,9 @@ trimapCanvas.addEventListener("pointerup", () => {
 });
 
 // ------------------------------------------------------------------------------------------ running
-async function drawResult(result) {
+async function drawResult(result, image) {
   const { width, height, alpha } = result;
-  const photoPixels = pixels(photo);
+  const photoPixels = pixels(image);
   const alphaImage = new ImageData(width, height);
   const cutout = new ImageData(width, height);
   for (let i = 0; i < alpha.length; i++) {
@@ -157,9 +204,9 @@ async function run() {
   busy = true;
   $("run").disabled = true;
   let timer = null;
+  const [image, input] = [photo, inputs];
   try {
     const trimap = snapTrimap(trimapCtx.getImageData(0, 0, trimapCanvas.width, trimapCanvas.height).data);
-    if (!trimap.includes(128)) throw new Error("the trimap has no unknown (grey) region: there is no edge to compute");
     const start = performance.now();
     const onProgress = ({ fraction, text, stage }) => {
       setStatus(text, { fraction: stage === "download" ? fraction : null });
@@ -168,12 +215,18 @@ async function run() {
       }
     };
     const maxSide = Number($("max-side").value);
-    const result = await matteBitmap(photo, trimap, { maxSide, onProgress });
+    const result = await matteBitmap(image, trimap, { maxSide, onProgress });
     clearInterval(timer);
-    await drawResult(result);
+    if (input !== inputs) {
+      setStatus("The photo or trimap changed while the network ran: run again.");
+      return;
+    }
+    clearResults();
+    await drawResult(result, image);
     setStatus(`Done in ${result.seconds.toFixed(2)} s with ${result.backend}. Processing size: ${sizeText(result, maxSide)}.`);
     $("status").dataset.seconds = result.seconds.toFixed(3);
   } catch (err) {
+    clearResults();
     showError(err);
   } finally {
     clearInterval(timer);
@@ -183,19 +236,26 @@ async function run() {
 }
 
 // ------------------------------------------------------------------------------------------ inputs
-const guard = (fn) => async (...args) => {
+// A refused input leaves its file box empty (the message names the file): the box never shows a file that
+// is not the one on screen.
+const guard = (fn, box = null) => async (...args) => {
   try {
     await fn(...args);
   } catch (err) {
+    if (box) $(box).value = "";
     showError(err);
   }
 };
-$("image-file").addEventListener("change", guard(async (e) => e.target.files[0] && setPhoto(e.target.files[0])));
-$("trimap-file").addEventListener("change", guard(async (e) => e.target.files[0] && setTrimap(e.target.files[0])));
+$("image-file").addEventListener("change",
+  guard(async (e) => e.target.files[0] && setPhoto(e.target.files[0]), "image-file"));
+$("trimap-file").addEventListener("change",
+  guard(async (e) => e.target.files[0] && setTrimap(e.target.files[0]), "trimap-file"));
 for (const button of document.querySelectorAll("[data-example]")) {
   button.addEventListener("click", guard(async () => {
-    await setPhoto(`examples/${button.dataset.example}.jpg`);
-    await setTrimap(`examples/${button.dataset.example}_trimap.png`);
+    $("image-file").value = "";
+    if (await setPhoto(`examples/${button.dataset.example}.jpg`)) {
+      await setTrimap(`examples/${button.dataset.example}_trimap.png`);
+    }
   }));
 }
 $("clear").addEventListener("click", () => photo && clearTrimap());

@@ -19,7 +19,16 @@ const MULTIPLE = 32; // the network pools five times
 // Trimap snapping, as indexnet.inference: <= 16 background, >= 239 foreground, anything between unknown.
 const TRIMAP_BG_MAX = 16;
 const TRIMAP_FG_MIN = 239;
-export const DEFAULT_MAX_SIDE = 1024; // beyond ~1500 px the WASM heap (4 GiB) runs out for this network
+export const DEFAULT_MAX_SIDE = 1024; // the page's default processing size (its largest choice is 1536)
+// The most pixels the network may see here. A run at 1536 x 1536 (the page's largest size on a square photo) was
+// measured to fit in the WASM heap (4 GiB at most) in headless Chromium; larger sizes were not, and are refused with
+// this limit in the message instead of ONNX Runtime's own errors ("SafeIntOnOverflow" at 18040 x 12000).
+export const NETWORK_MAX_PIXELS = 1536 * 1536;
+// Photos (and trimaps) above this are refused before they are decoded, with the Gradio app's limit and message
+// (indexnet.images.UPLOAD_MAX_PIXELS and read_array): a 144-megapixel photo would take ~10 GB and a minute here.
+export const MAX_PIXELS = 50_000_000;
+const NO_UNKNOWN = "the trimap has no unknown (grey) pixels, so there is nothing to matte. Mark the edges of the " +
+  "subject grey"; // indexnet.trimap.check_trimap's message: the page's Run and the JS API refuse alike
 
 const MODEL_URL = new URL("model.onnx", import.meta.url).href;
 const SETTINGS_URL = new URL("model.json", import.meta.url).href; // {"test_scale": ...}, from the checkpoint's meta
@@ -40,8 +49,17 @@ async function webgpuAvailable() {
   }
 }
 
+// fetch(), whose network errors ("Failed to fetch") name no address: say which file could not be loaded.
+async function get(url, what) {
+  try {
+    return await fetch(url);
+  } catch (err) {
+    throw new Error(`could not load the ${what} ${url} (${err.message || err})`);
+  }
+}
+
 async function fetchWithProgress(url, onProgress) {
-  const response = await fetch(url);
+  const response = await get(url, "model");
   if (!response.ok) {
     throw new Error(`could not load ${url} (HTTP ${response.status}); was the page built with 'bash web/build.sh'?`);
   }
@@ -68,7 +86,7 @@ async function fetchWithProgress(url, onProgress) {
 
 // The weights' test scale (`model.test_scale` in Python); 1, as for weights without one, if model.json is absent.
 async function loadTestScale() {
-  const response = await fetch(SETTINGS_URL);
+  const response = await get(SETTINGS_URL, "model settings");
   if (!response.ok) return 1;
   const scale = (await response.json()).test_scale;
   if (!(Number.isFinite(scale) && scale > 0)) {
@@ -119,20 +137,79 @@ export function ready(onProgress = null, backend = "auto") {
 }
 
 // ------------------------------------------------------------------------------------------ images
+/** [width, height] from an image file's header, without decoding it (PNG, JPEG, GIF, WebP, BMP); null for other
+ * formats or a header that cannot be read (the decoder then says what is wrong). */
+export async function imageHeaderSize(blob) {
+  const read = async (start, length) => new DataView(await blob.slice(start, start + length).arrayBuffer());
+  const head = await read(0, 30);
+  if (head.byteLength < 30) return null;
+  const u8 = (i) => head.getUint8(i);
+  const text = (i, n) => String.fromCharCode(...Array.from({ length: n }, (_, k) => u8(i + k)));
+  const u24 = (i) => u8(i) | (u8(i + 1) << 8) | (u8(i + 2) << 16);
+  if (text(0, 8) === "\x89PNG\r\n\x1a\n") return [head.getUint32(16), head.getUint32(20)];
+  if (text(0, 4) === "GIF8") return [head.getUint16(6, true), head.getUint16(8, true)];
+  if (text(0, 2) === "BM" && head.getUint32(14, true) >= 40) {
+    return [Math.abs(head.getInt32(18, true)), Math.abs(head.getInt32(22, true))];
+  }
+  if (text(0, 4) === "RIFF" && text(8, 4) === "WEBP") {
+    const chunk = text(12, 4);
+    if (chunk === "VP8X") return [1 + u24(24), 1 + u24(27)];
+    if (chunk === "VP8L") {
+      const bits = head.getUint32(21, true);
+      return [1 + (bits & 0x3fff), 1 + ((bits >>> 14) & 0x3fff)];
+    }
+    if (chunk === "VP8 ") return [head.getUint16(26, true) & 0x3fff, head.getUint16(28, true) & 0x3fff];
+    return null;
+  }
+  if (u8(0) === 0xff && u8(1) === 0xd8) { // JPEG: walk the segments to the frame header (SOF0..SOF15)
+    for (let pos = 2, n = 0; n < 1000; n++) {
+      const segment = await read(pos, 9);
+      if (segment.byteLength < 9 || segment.getUint8(0) !== 0xff) return null;
+      const marker = segment.getUint8(1);
+      if (marker === 0xff) pos += 1; // fill byte
+      else if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+        return [segment.getUint16(7), segment.getUint16(5)];
+      } else pos += 2 + segment.getUint16(2);
+    }
+  }
+  return null;
+}
+
+// Refuse an image above MAX_PIXELS in the words of the app (indexnet.images.read_array).
+function checkPixels([width, height], label) {
+  if (width * height > MAX_PIXELS) {
+    throw new Error(`${label} is ${width}×${height} = ${(width * height / 1e6).toFixed(0)} megapixels; at most ` +
+                    `${(MAX_PIXELS / 1e6).toFixed(0)} are accepted: downscale it first`);
+  }
+}
+
+/** A photo or trimap (URL, File or Blob) -> ImageBitmap, upright; refused above MAX_PIXELS, before decoding
+ * where the header says its size. `what` names it in errors ("image", "trimap"). */
 async function decode(source, what) {
   let blob = source;
   if (typeof source === "string") {
-    const response = await fetch(source);
+    const response = await get(source, what);
     if (!response.ok) throw new Error(`could not load the ${what} ${source} (HTTP ${response.status})`);
     blob = await response.blob();
   }
+  const label = `the ${what}${typeof source === "string" ? ` ${source}` : source.name ? ` ${source.name}` : ""}`;
+  const size = await imageHeaderSize(blob);
+  if (size) checkPixels(size, label);
+  let bitmap;
   try {
     // Upright as viewers show it (EXIF orientation, as indexnet.read_image), colours as stored in the file.
-    return await createImageBitmap(blob, { imageOrientation: "from-image", colorSpaceConversion: "none",
-                                           premultiplyAlpha: "none" });
+    bitmap = await createImageBitmap(blob, { imageOrientation: "from-image", colorSpaceConversion: "none",
+                                             premultiplyAlpha: "none" });
   } catch {
-    throw new Error(`the ${what} is not a readable image file`);
+    throw new Error(`${label} is not a readable image file`);
   }
+  try {
+    checkPixels([bitmap.width, bitmap.height], label); // a format whose header is not read above
+  } catch (err) {
+    bitmap.close();
+    throw err;
+  }
+  return bitmap;
 }
 
 /** RGBA pixels of an ImageBitmap or canvas, optionally resized (smooth for photos, nearest for trimaps). */
@@ -205,6 +282,7 @@ export function networkSize(width, height, scale, maxSide) {
   }
   let w = Math.max(1, roundHalfEven(width * scale));
   let h = Math.max(1, roundHalfEven(height * scale));
+  if (!Number.isFinite(w * h)) throw new Error(`scale ${scale} is too large for a ${width}×${height} image`);
   if (maxSide != null && Math.max(w, h) > maxSide) {
     if (maxSide < 1) throw new Error(`maxSide must be a positive number of pixels, got ${maxSide}`);
     const fit = maxSide / Math.max(w, h);
@@ -354,18 +432,49 @@ export function resizeBilinear(src, sw, sh, dw, dh) {
 }
 
 // ------------------------------------------------------------------------------------------ matting
+const OPTIONS = ["maxSide", "scale", "onProgress"];
+
+// The options of matte / matteBitmap, refused with a clear message before any work (a wrong one is never ignored).
+function checkOptions(options) {
+  if (options === null || typeof options !== "object") throw new Error(`options must be an object, got ${options}`);
+  const unknown = Object.keys(options).filter((key) => !OPTIONS.includes(key));
+  const shown = (value) => (typeof value === "string" ? JSON.stringify(value) : String(value));
+  if (unknown.length) {
+    throw new Error(`unknown option ${unknown.map(shown).join(", ")}; the options are ${OPTIONS.join(", ")}`);
+  }
+  const { maxSide, scale, onProgress } = options;
+  if (maxSide != null && !(typeof maxSide === "number" && Number.isFinite(maxSide) && maxSide >= 1)) {
+    throw new Error(`maxSide must be a positive number of pixels (null: no limit), got ${shown(maxSide)}`);
+  }
+  if (scale != null && !(typeof scale === "number" && Number.isFinite(scale) && scale > 0)) {
+    throw new Error(`scale must be a positive number (1 = the image's own size), got ${shown(scale)}`);
+  }
+  if (onProgress != null && typeof onProgress !== "function") {
+    throw new Error(`onProgress must be a function, got ${shown(onProgress)}`);
+  }
+}
+
 /**
  * Alpha matte of an image (ImageBitmap / canvas) and a trimap (Uint8Array {0, 128, 255}, the image's size).
  * Options: scale (the network sees the image resized by it; default the weights' test scale from model.json),
  * maxSide (then the longest side it sees at most; null: no limit), onProgress.
  * Returns {width, height, alpha: Uint8Array, processingSize: [w, h], scale, seconds, backend}.
  */
-export async function matteBitmap(image, trimap, { maxSide = DEFAULT_MAX_SIDE, scale = null, onProgress = null } = {}) {
+export async function matteBitmap(image, trimap, options = {}) {
+  checkOptions(options);
+  const { maxSide = DEFAULT_MAX_SIDE, onProgress = null } = options;
   const { width, height } = image;
   if (trimap.length !== width * height) throw new Error("the trimap must have one value per image pixel");
+  if (!trimap.includes(128)) throw new Error(NO_UNKNOWN);
   const { ort, session } = await ready(onProgress);
-  scale ??= state.testScale;
+  const scale = options.scale ?? state.testScale;
   const [sw, sh] = networkSize(width, height, scale, maxSide);
+  if (sw * sh > NETWORK_MAX_PIXELS) {
+    throw new Error(`the network would see ${sw}×${sh} pixels (the ${width}×${height} image × ${scale}` +
+                    `${maxSide == null ? ", no maxSide" : `, fitted within maxSide ${maxSide}`}); at most ` +
+                    `${(NETWORK_MAX_PIXELS / 1e6).toFixed(1)} megapixels (1536×1536) fit in the browser's memory: ` +
+                    "lower maxSide or scale");
+  }
   const resized = sw !== width || sh !== height;
   let rgba = pixels(image);
   let smallTrimap = trimap;
@@ -379,7 +488,13 @@ export async function matteBitmap(image, trimap, { maxSide = DEFAULT_MAX_SIDE, s
   report(onProgress, "run", 0, `Running IndexNet on ${sw}×${sh} (${state.backend})…`);
   const start = performance.now();
   const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", data, [1, 4, H, W]) };
-  const results = await session.run(feeds);
+  let results;
+  try {
+    results = await session.run(feeds);
+  } catch (err) {
+    throw new Error(`the network failed at ${sw}×${sh} on ${state.backend} (${err.message || err}); ` +
+                    "if the browser ran out of memory, a smaller maxSide helps");
+  }
   const raw = await results[session.outputNames[0]].getData();
   const seconds = (performance.now() - start) / 1000;
 
@@ -404,6 +519,7 @@ export async function matteBitmap(image, trimap, { maxSide = DEFAULT_MAX_SIDE, s
 
 /** The JS API: URLs (or Blobs) of a photo and of its trimap -> Promise<{width, height, alpha}>. */
 export async function matte(imageUrl, trimapUrl, options = {}) {
+  checkOptions(options);
   const [image, trimapBitmap] = await Promise.all([decode(imageUrl, "image"), decode(trimapUrl, "trimap")]);
   if (trimapBitmap.width !== image.width || trimapBitmap.height !== image.height) {
     throw new Error(`the trimap is ${trimapBitmap.width}×${trimapBitmap.height} but the image is ` +
@@ -413,4 +529,4 @@ export async function matte(imageUrl, trimapUrl, options = {}) {
 }
 
 export { decode };
-window.indexnet = { matte, ready, state, DEFAULT_MAX_SIDE };
+window.indexnet = { matte, ready, state, DEFAULT_MAX_SIDE, MAX_PIXELS, NETWORK_MAX_PIXELS };
