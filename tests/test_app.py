@@ -200,6 +200,9 @@ def test_user_errors_log_one_line_internal_errors_their_traceback(client, app_mo
 
 
 def test_too_many_pixels_is_refused(client, app_module, tmp_path, monkeypatch):
+    from indexnet.images import UPLOAD_MAX_PIXELS
+    if "INDEXNET_MAX_PIXELS" not in os.environ:
+        assert app_module.MAX_PIXELS == UPLOAD_MAX_PIXELS  # the web page's limit too (web/indexnet.js)
     monkeypatch.setattr(app_module, "MAX_PIXELS", 10_000)
     with pytest.raises(AppError, match="megapixels"):
         _matte(client, _save(tmp_path, "a.png", _photo()), _save(tmp_path, "b.png", _trimap()))
