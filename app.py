@@ -1,9 +1,11 @@
 """IndexNet matting demo: `python app.py`, then open http://127.0.0.1:7860.
 
-Upload, paint or generate a trimap; get the alpha matte, a clean RGBA cut-out (foreground colours
-from pymatting's multilevel estimator, so soft edges carry no halo of the old background) and a
-composite on a new background. Runs on a CPU, offline: the shipped weights are the default and the
-official ones are downloaded only when picked. `api_name="matte"` is the programmatic endpoint.
+Upload a photo and its subject is found at once (a salient-object network, corrected by a click, a box or strokes),
+or upload or paint a trimap; get the alpha matte, a clean RGBA cut-out (foreground colours from pymatting's
+multilevel estimator, so soft edges carry no halo of the old background) and a composite on a new background. Runs
+on a CPU, offline: the shipped weights and the u2netp subject model (`python -m indexnet fetch-subject-model`, run
+at launch when missing) are the defaults; the others are downloaded only when picked. `api_name="matte"` is the
+programmatic endpoint.
 
 Only UI wiring over the `indexnet` package lives here. Settings (environment variables):
 
@@ -42,8 +44,9 @@ from indexnet.compose import background, composite, cutout_rgba, estimate_foregr
 from indexnet.images import (UPLOAD_MAX_PIXELS, fit_within, read_array, to_rgb_uint8_or_float, to_uint8,
                              write_png)
 from indexnet.inference import alpha_to_uint8, network_size
-from indexnet.trimap import (check_trimap, fit_trimap, painted, read_trimap, trimap_from_painting,
-                             trimap_from_selection)
+from indexnet.subject import (DEFAULT_SUBJECT_MODEL, SUBJECT_MODELS, fetch_subject_model, find_subject,
+                              load_subject_model, model_path, subject_probability, trimap_from_probability)
+from indexnet.trimap import check_trimap, fit_trimap, painted, read_trimap, trimap_from_painting
 
 try:  # Hugging Face ZeroGPU: a GPU is attached only inside functions decorated with spaces.GPU
     import spaces
@@ -76,7 +79,7 @@ DEFAULT_BACKGROUND = "#4a90d9"
 # Trimap painting: fixed colours, semi-transparent so the photo shows through the strokes.
 PAINT_COLOURS = {"foreground": "#ffffff", "background": "#000000", "unknown": "#808080"}
 PAINT_OPACITY = 0.7
-# GrabCut hints: a loop (or box) around the subject, and optional corrections.
+# Corrections of the automatic subject: a loop (or box) around it, strokes on it and on the background.
 HINT_COLOURS = {"around": "#3b82f6", "subject": "#22c55e", "background": "#ef4444"}
 
 
@@ -228,7 +231,8 @@ def read_image_file(path, what: str = "image") -> tuple[np.ndarray, list[str]]:
 def read_trimap_file(path) -> np.ndarray:
     """Upload -> H x W uint8 trimap {0, 128, 255}; a colour photo uploaded by mistake is refused."""
     if path is None:
-        raise gr.Error("Upload a trimap, or paint or generate one in the other tabs.", title="No trimap")
+        raise gr.Error("Upload a trimap, or paint one or let the subject be found in the other tabs.",
+                       title="No trimap")
     try:
         return read_trimap(path, max_pixels=MAX_PIXELS)
     except ValueError as err:
@@ -389,17 +393,18 @@ def _path_of(file) -> str | None:
 
 def resolve_trimap(mode: str, image: np.ndarray, upload, painting, unpainted: str, generated, resize: bool
                    ) -> tuple[np.ndarray, list[str]]:
-    """The trimap of the active tab, at the image's size."""
+    """The trimap of the active tab, at the image's size. No trimap uploaded in the Upload tab: the automatic one."""
     shape = image.shape[:2]
     if mode == "paint":
         return painted_trimap(painting, shape, unpainted), []
-    if mode == "generate":
+    if mode == "auto" or (mode == "upload" and upload is None and generated is not None):
         if generated is None:
-            raise gr.Error("Press 'Generate trimap' first (after drawing around the subject).", title="No trimap")
+            raise gr.Error("The subject has not been found yet: wait for the trimap preview (or upload or paint a "
+                           "trimap).", title="No trimap")
         if generated.shape != shape:
-            raise gr.Error("The generated trimap belongs to another image; press 'Generate trimap' again.",
+            raise gr.Error("The automatic trimap belongs to another image; wait for the new one in the preview.",
                            title="Stale trimap")
-        return generated, []
+        return generated, [] if mode == "auto" else ["no trimap uploaded: the automatic one was used"]
     return _fitted(read_trimap_file(upload), shape, resize,
                    " Upload a trimap of the same size, or tick 'Resize the trimap to the image' (nearest-neighbour).")
 
@@ -437,7 +442,7 @@ def run_matting(image_path, mode, trimap_path, painting, unpainted, generated, r
     image, notes = read_image_file(image_path)
     trimap, trimap_notes = resolve_trimap(mode, image, trimap_path, painting, unpainted, generated, resize)
     notes += trimap_notes
-    warnings = _checked(trimap, " Paint them in 'Paint', or let 'Generate' make the band.")
+    warnings = _checked(trimap, " Paint them in 'Paint', or let 'Automatic' make the band.")
     for w in warnings:
         gr.Warning(w)
     h, w = trimap.shape
@@ -518,16 +523,86 @@ def preview_trimap(image_path, mode, trimap_path, painting, unpainted, generated
     return trimap_overlay(image, trimap)
 
 
-@_friendly
-def generate_trimap(image_path, hints_value, band, progress=gr.Progress()):
-    progress(0.1, desc="GrabCut")
-    image, _ = read_image_file(image_path)
+# ------------------------------------------------------------------------------ the automatic trimap
+def subject_choices() -> list[tuple[str, str]]:
+    """(label, name) of the subject models for Settings: which work offline, which download (once, how much)."""
+    choices = []
+    for name, spec in SUBJECT_MODELS.items():
+        where = ("offline" if name == DEFAULT_SUBJECT_MODEL else "downloaded" if model_path(name).is_file()
+                 else f"downloads {spec.megabytes:.0f} MB once")
+        choices.append((f"{name} — {spec.about.split(' (')[0]} ({where}, {spec.licence})", name))
+    return choices
+
+
+def get_subject_model(name: str):
+    """The subject model's session, loaded once; a missing one is downloaded when it may be, else a message."""
     try:
-        trimap = trimap_from_selection(image, **hint_masks(hints_value, image.shape[:2]), band=int(band))
+        return load_subject_model(name)
+    except FileNotFoundError as err:
+        if name == DEFAULT_SUBJECT_MODEL:
+            raise gr.Error(f"{err}. Meanwhile, upload or paint a trimap.", title="Subject model not set up") from err
+    with _load_lock:
+        if not _online("https://github.com"):
+            raise gr.Error(f"The subject model {name} is downloaded once from rembg's releases on GitHub, and there is "
+                           f"no internet connection: pick {DEFAULT_SUBJECT_MODEL} in Settings.",
+                           title="Model not available offline")
+        try:
+            return load_subject_model(name, download=True)
+        except ConnectionError as err:
+            raise gr.Error(f"{err}. Pick {DEFAULT_SUBJECT_MODEL} in Settings.", title="Download failed") from err
+
+
+@_friendly
+def find_subject_trimap(image_path, subject, hints_value, point, band, subject_name, progress=gr.Progress()):
+    """The automatic trimap: the subject model's map (computed once per photo and model, kept in `subject`),
+    corrected by the click and the Automatic tab's marks, with the band. Returns (subject, trimap)."""
+    if image_path is None:
+        return None, None
+    image, _ = read_image_file(image_path)
+    name = subject_name or DEFAULT_SUBJECT_MODEL
+    if not subject or subject["path"] != str(image_path) or subject["model"] != name:
+        progress(0.1, desc="Finding the subject")
+        subject = {"path": str(image_path), "model": name,
+                   "probability": subject_probability(image, get_subject_model(name))}
+    marks = {}
+    if hints_value and hints_value.get("background") is not None and hints_value.get("layers"):
+        marks = hint_masks(hints_value, image.shape[:2])
+    box = None
+    if "around" in marks and marks["around"].any():  # a loop or box around the subject: its bounding box
+        ys, xs = np.nonzero(marks["around"])
+        box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    progress(0.5, desc="Making the trimap")
+    try:
+        probability = find_subject(image, subject["probability"], point=point, box=box,
+                                   subject=marks.get("subject"), background=marks.get("background"))
+        trimap = trimap_from_probability(probability, band=float(band) or None)
     except ValueError as err:
-        raise gr.Error(f"{err} (Blue: around the subject; green: subject; red: background.)",
-                       title="Selection failed") from err
-    return trimap, trimap_overlay(image, trimap), "generate"
+        raise gr.Error(f"{err} (Click on the subject in the trimap preview; in 'Automatic', blue: around the "
+                       "subject; green: subject; red: background.)", title="Subject not found") from err
+    return subject, trimap
+
+
+def on_preview_click(image_path, evt: gr.SelectData):
+    """A click on the trimap preview: a point on the subject, in the photo's pixels (the preview is smaller)."""
+    if image_path is None or evt.index is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    image, _ = read_image_file(image_path)
+    h, w = image.shape[:2]
+    ph, pw = fit_within((h, w), PREVIEW_SIDE)
+    x, y = evt.index[:2]
+    return (min(w - 1, x * w / pw), min(h - 1, y * h / ph)), gr.Tabs(selected="auto"), "auto"
+
+
+def ensure_subject_model() -> None:
+    """At launch (not at import): set up the default subject model when it is missing (a Space installs only
+    requirements.txt). Without it the app still runs; the automatic trimap then says what to do."""
+    if model_path(DEFAULT_SUBJECT_MODEL).is_file():
+        return
+    try:
+        log.info("subject model %s: %s", DEFAULT_SUBJECT_MODEL, fetch_subject_model())
+    except (OSError, ValueError) as err:
+        log.warning("subject model %s could not be set up (%s); run: python -m indexnet fetch-subject-model",
+                    DEFAULT_SUBJECT_MODEL, err)
 
 
 @_friendly
@@ -553,10 +628,11 @@ HELP_PAINT = ("**Paint over the photo:** white = subject, black = background, gr
               "glass). Rough strokes are enough: unpainted pixels are *unknown* and the network decides them. "
               "For the best matte, cover most of the background black and the subject white, leaving a narrow "
               "band along the edges. Strokes are semi-transparent so that you can see the photo.")
-HELP_GENERATE = ("**Rough selection → trimap:** draw a loop or box around the subject in **blue** "
-                 "(everything outside is background). Optionally mark parts of the subject **green** and "
-                 "background **red**, then press *Generate trimap*. GrabCut separates the subject and a band "
-                 "around its outline becomes unknown.")
+HELP_AUTO = ("**Found automatically:** when a photo is uploaded, a subject network (u2netp) finds the subject; the "
+             "band along its outline and wherever it is unsure become unknown (amber in the trimap preview). "
+             "Wrong subject or a part missing? **Click on the subject in the trimap preview**, or draw here: a loop "
+             "or box around the subject in **blue** (everything outside is background), parts of the subject in "
+             "**green**, background in **red**; then press *Update trimap*.")
 
 
 def _examples() -> list[list[str]]:
@@ -599,18 +675,22 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
 
     with gr.Blocks(title="IndexNet Matting", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# IndexNet Matting\nCut a subject out of a photo with soft, accurate edges — hair and fur "
-                    "included. Give a photo and a trimap (white = subject, black = background, grey = the edges "
-                    "to work out); get the alpha matte, a clean cut-out and a new background. "
+                    "included. Give a photo: its subject is found automatically (or give a trimap: white = subject, "
+                    "black = background, grey = the edges to work out); get the alpha matte, a clean cut-out and a "
+                    "new background. "
                     "Model: *Indices Matter: Learning to Index for Deep Image Matting* (Lu et al., ICCV 2019).",
                     elem_id="title")
         trimap_mode = gr.State("upload")
-        generated = gr.State(None)
+        generated = gr.State(None)  # the automatic trimap of the current photo
+        subject_state = gr.State(None)  # the subject model's map of it, kept between corrections
+        click_point = gr.State(None)
         result = gr.State(None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 image_in = image_file_slot(label="1 · Photo", sources=["upload", "clipboard"], height=360,
                                            elem_id="image-in")
-                gr.Markdown("**2 · Trimap** — upload one, paint one, or generate one from a rough selection.")
+                gr.Markdown("**2 · Trimap** — none needed: the subject is found automatically (see the trimap "
+                            "preview; correct it in *Automatic*). Or upload or paint one.")
                 with gr.Tabs(selected="upload") as tabs:
                     with gr.Tab("Upload", id="upload") as tab_upload:
                         trimap_in = image_file_slot(label="Trimap (white = subject, black = background, grey = "
@@ -631,24 +711,26 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
                             placeholder="Upload a photo above, then paint over it here")
                         unpainted = gr.Radio(["unknown", "background"], value="unknown",
                                              label="Unpainted pixels are")
-                    with gr.Tab("Generate", id="generate") as tab_generate:
-                        gr.Markdown(HELP_GENERATE)
+                    with gr.Tab("Automatic", id="auto") as tab_auto:
+                        gr.Markdown(HELP_AUTO)
                         hinter = gr.ImageEditor(
-                            label="Rough selection", type="numpy", image_mode="RGBA", sources=[],
+                            label="Corrections (optional)", type="numpy", image_mode="RGBA", sources=[],
                             brush=gr.Brush(colors=list(HINT_COLOURS.values()), default_color=HINT_COLOURS["around"],
                                            color_mode="fixed", default_size=8),
                             eraser=gr.Eraser(default_size=16), layers=gr.LayerOptions(allow_additional_layers=False,
                                                                                       layers=["Selection"]),
                             transforms=(), height=420, elem_id="hinter", format="png",
-                            placeholder="Upload a photo above, then draw around the subject here")
+                            placeholder="Upload a photo above; correct its subject here if needed")
                         with gr.Row():
-                            band = gr.Slider(1, 100, value=12, step=1, label="Unknown band width (pixels each side "
-                                             "of the outline)", scale=3)
-                            generate_btn = gr.Button("Generate trimap", scale=1, elem_id="generate-btn")
+                            band = gr.Slider(0, 100, value=0, step=1, label="Unknown band width (pixels each side "
+                                             "of the outline; 0 = 2% of the photo's longest side)", scale=3)
+                            update_btn = gr.Button("Update trimap", scale=1, elem_id="update-btn")
                 with gr.Accordion("Settings", open=False):
                     model_key = gr.Dropdown([(c.label, k) for k, c in choices.items()], value="default",
                                             label="Model", elem_id="model")
                     model_info = gr.Markdown(model_description("default"))
+                    subject_key = gr.Dropdown(subject_choices(), value=DEFAULT_SUBJECT_MODEL, elem_id="subject-model",
+                                              label="Subject model (finds the subject when there is no trimap)")
                     max_side_in = gr.Slider(256, max(max_side, 256), value=max_side, step=32, label="Processing size (longest "
                                             "side, pixels): larger images are downscaled for the network and the "
                                             "matte is upscaled back. On a CPU, time grows with the area.")
@@ -673,7 +755,8 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
                     slider = gr.ImageSlider(label="Before / after", type="numpy", format="jpeg",
                                             interactive=False, height=300, elem_id="before-after")
                 with gr.Row():
-                    preview = gr.Image(label="Trimap used (amber = unknown)", type="numpy",
+                    preview = gr.Image(label="Trimap used (amber = unknown; click the subject to correct)",
+                                       type="numpy",
                                        format="jpeg", interactive=False, height=240, elem_id="preview")
                     downloads = gr.File(label="Downloads (full-resolution PNG)", file_count="multiple",
                                         interactive=False, height=240, elem_id="downloads")
@@ -716,26 +799,39 @@ def build_demo(cache_examples: bool | None = None, max_side: int | None = None) 
 
         preview_inputs = [image_in, trimap_mode, trimap_in, painter, unpainted, generated, resize]
         light = dict(concurrency_id="light", concurrency_limit=2, api_visibility="undocumented")
-        image_in.change(on_image_change, image_in, [painter, hinter, generated, result, preview],
-                        show_progress="hidden", api_name="load_image", **light
-                        ).then(preview_trimap, preview_inputs, preview, show_progress="hidden", api_name=False,
-                               **light)
+        find_inputs = [image_in, subject_state, hinter, click_point, band, subject_key]
+
+        def then_find(event, **kwargs):
+            """The automatic trimap after `event`, then the preview of whichever trimap 'Cut out' will use."""
+            return event.then(find_subject_trimap, find_inputs, [subject_state, generated], show_progress="minimal",
+                              api_name=kwargs.get("api_name", False), api_visibility="undocumented",
+                              concurrency_id="heavy", concurrency_limit=1
+                              ).then(preview_trimap, preview_inputs, preview, show_progress="hidden", api_name=False,
+                                     **light)
+
+        then_find(image_in.change(on_image_change, image_in, [painter, hinter, generated, result, preview],
+                                  show_progress="hidden", api_name="load_image", **light
+                                  ).then(lambda: None, None, click_point, api_name=False, **light),
+                  api_name="find_subject")
         trimap_in.change(lambda path: (gr.Tabs(selected="upload"), "upload") if path else (gr.skip(), gr.skip()),
                          trimap_in, [tabs, trimap_mode], show_progress="hidden", api_name=False, **light
                          ).then(preview_trimap, preview_inputs, preview, show_progress="hidden", api_name=False,
                                 **light)
-        for tab, mode in ((tab_upload, "upload"), (tab_paint, "paint"), (tab_generate, "generate")):
+        for tab, mode in ((tab_upload, "upload"), (tab_paint, "paint"), (tab_auto, "auto")):
             tab.select(lambda m=mode: m, None, trimap_mode, show_progress="hidden", api_name=False, **light
                        ).then(preview_trimap, preview_inputs, preview, show_progress="hidden", api_name=False,
                               **light)
         for trigger in (painter.change, unpainted.change, resize.change):
             trigger(preview_trimap, preview_inputs, preview, show_progress="hidden", trigger_mode="always_last",
                     api_name=False, **light)
-        generate_btn.click(generate_trimap, [image_in, hinter, band], [generated, preview, trimap_mode],
-                           api_name="generate_trimap", api_visibility="undocumented", **heavy)
+        then_find(update_btn.click(lambda: "auto", None, trimap_mode, api_name=False, **light))
+        then_find(band.release(lambda: None, None, None, api_name=False, **light))
+        then_find(subject_key.change(lambda: None, None, None, api_name=False, **light))
+        then_find(preview.select(on_preview_click, image_in, [click_point, tabs, trimap_mode], show_progress="hidden",
+                                 api_name=False, **light))
         # A preloaded example sets the photo without a change event: give it to the editors on page load too.
-        demo.load(on_image_change, image_in, [painter, hinter, generated, result, preview], show_progress="hidden",
-                  api_name=False, **light)
+        then_find(demo.load(on_image_change, image_in, [painter, hinter, generated, result, preview],
+                            show_progress="hidden", api_name=False, **light))
         model_key.change(model_description, model_key, model_info, show_progress="hidden", api_name=False, **light)
         run_btn.click(run_matting, [image_in, trimap_mode, trimap_in, painter, unpainted, generated, resize, model_key,
                                     max_side_in, bg_colour, bg_image],
@@ -765,6 +861,7 @@ def warm_up() -> None:
             from pymatting import estimate_foreground_ml
             estimate_foreground_ml(np.zeros((16, 16, 3)), np.full((16, 16), 0.5))
             get_model(DEFAULT_SOURCE)
+            load_subject_model(DEFAULT_SUBJECT_MODEL)
         except Exception as err:  # noqa: BLE001 -- the request that needs it will say what is wrong
             log.warning("warm-up: %s", err)
     threading.Thread(target=work, name="warm-up", daemon=True).start()
@@ -772,5 +869,6 @@ def warm_up() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    ensure_subject_model()
     warm_up()
     build_demo().launch(**launch_kwargs())

@@ -305,7 +305,7 @@ def find_subject(image, probability: np.ndarray, point=None, box=None, subject=N
 def _similar_region(image, seeds: np.ndarray, tolerance: int = MAGIC_WAND_TOLERANCE, max_seeds: int = 16) -> np.ndarray:
     """H x W bool: what a magic wand selects from the `seeds` (H x W bool; up to `max_seeds` of them, spread along
     the marks, are used): the pixels connected to a seed whose colour (slightly smoothed) is within `tolerance` of
-    that seed's in every channel."""
+    that seed's in every channel, and their rim."""
     rgb = np.ascontiguousarray(cv2.GaussianBlur(to_uint8(image)[..., :3], (5, 5), 0))
     h, w = rgb.shape[:2]
     region = np.zeros((h + 2, w + 2), np.uint8)
@@ -314,7 +314,11 @@ def _similar_region(image, seeds: np.ndarray, tolerance: int = MAGIC_WAND_TOLERA
     for i in np.linspace(0, len(ys) - 1, min(max_seeds, len(ys))).round().astype(int):
         if not region[ys[i] + 1, xs[i] + 1]:
             cv2.floodFill(rgb, region, (int(xs[i]), int(ys[i])), (0, 0, 0), (tolerance,) * 3, (tolerance,) * 3, flags)
-    return region[1:-1, 1:-1].astype(bool)
+    # The selection's rim (its edge pixels, mixed with what lies beyond, outside the tolerance) comes with it: left
+    # on the other side, the rim would teach GrabCut the selection's colours there. Two of the subject network's
+    # pixels (at 320 px) plus the blur.
+    rim = max(2, round(2 * max(h, w) / 320)) + 2
+    return cv2.dilate(region[1:-1, 1:-1], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1,) * 2)) > 0
 
 
 def _grabcut(image: np.ndarray, labels: np.ndarray, iterations: int, max_side: int = 640) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Shared fixtures. Tests read ../shared (golden data, photos) in place and skip only where it is absent;
-with INDEXNET_REQUIRE_SHARED=1 (CI) they fail instead, so a missing folder cannot pass as a green run."""
+with INDEXNET_REQUIRE_SHARED=1 (CI) they fail instead, so a missing folder cannot pass as a green run. Likewise the
+subject model of the one-click cut-out (`python -m indexnet fetch-subject-model`; INDEXNET_REQUIRE_SUBJECT_MODEL=1)."""
 import os
 from pathlib import Path
 
@@ -43,3 +44,16 @@ def authors_model(golden_dir):
 def mmagic_model(golden_dir):
     from indexnet import load_model
     return load_model(golden_dir / "mmagic_random_checkpoint_wellcond.pth")
+
+
+@pytest.fixture(scope="session")
+def subject_model():
+    """The default subject model's session (u2netp), set up by `python -m indexnet fetch-subject-model`."""
+    from indexnet.subject import DEFAULT_SUBJECT_MODEL, load_subject_model, model_path
+    path = model_path(DEFAULT_SUBJECT_MODEL)
+    if not path.is_file():
+        reason = f"the subject model is not set up ({path}); run: python -m indexnet fetch-subject-model"
+        if os.environ.get("INDEXNET_REQUIRE_SUBJECT_MODEL") == "1":
+            pytest.fail(f"{reason}; INDEXNET_REQUIRE_SUBJECT_MODEL=1 requires it", pytrace=False)
+        pytest.skip(reason)
+    return load_subject_model()

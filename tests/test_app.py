@@ -425,3 +425,46 @@ def test_processing_size_text_says_how_the_network_saw_the_image(app_module, sca
 def test_the_main_button_turns_errors_into_messages(app_module):
     # _friendly maps out-of-memory and unexpected errors to gr.Error messages instead of a traceback
     assert hasattr(app_module.run_matting, "__wrapped__")
+
+
+# ----------------------------------------------------------------- no trimap: the subject found automatically
+def test_a_photo_alone_cuts_out_with_the_automatic_trimap(server, subject_model, tmp_path):
+    """The photo's upload event finds the subject (/find_subject follows /load_image); 'Cut out' with no trimap
+    then uses it. A fresh client: its own session, so no other test sees this automatic trimap."""
+    client = Client(server[1], verbose=False)
+    photo = _save(tmp_path, "photo.png", _photo())
+    client.predict(handle_file(photo), api_name="/load_image")
+    client.predict(handle_file(photo), None, 0, "u2netp", api_name="/find_subject")
+    out = client.predict(handle_file(photo), None, None, "unknown", False, "default", 2048, "#ff0000", None,
+                         api_name="/cut_out")
+    info, alpha = out[4], np.asarray(Image.open(out[1]))
+    assert "no trimap uploaded: the automatic one was used" in info
+    disc = _trimap() == 255  # the photo's bright disc, eroded
+    assert alpha[disc].mean() > 240 and alpha[_trimap() == 0].mean() < 15
+
+
+def test_a_click_and_marks_correct_the_automatic_trimap(app_module, subject_model, tmp_path):
+    h, w = 120, 200
+    image = np.full((h, w, 3), (70, 130, 180), np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    red, yellow = np.hypot(yy - 60, xx - 55) < 28, np.hypot(yy - 60, xx - 150) < 24
+    image[red], image[yellow] = (220, 60, 40), (240, 220, 70)
+    photo = _save(tmp_path, "two.png", image)
+    subject, trimap = app_module.find_subject_trimap(photo, None, None, None, 0, "u2netp")
+    assert trimap.shape == (h, w) and subject["probability"].shape == (h, w)
+    _, clicked = app_module.find_subject_trimap(photo, subject, None, (150, 60), 0, "u2netp")  # on the yellow disc
+    assert clicked[60, 150] == 255 and clicked[60, 55] == 0
+    strokes = np.zeros((h, w, 4), np.uint8)
+    strokes[58:62, 40:70] = [239, 68, 68, 255]  # red: the red disc is background
+    marks = {"background": image, "layers": [strokes], "composite": None}
+    _, marked = app_module.find_subject_trimap(photo, subject, marks, None, 6, "u2netp")
+    assert marked[60, 55] == 0 and marked[60, 150] == 255
+    assert app_module.resolve_trimap("upload", image, None, None, "unknown", clicked, False)[0] is clicked
+
+
+def test_an_optional_subject_model_offline_says_so(app_module, monkeypatch, tmp_path):
+    import gradio as gr
+    monkeypatch.setenv("REMBG_HOME", str(tmp_path))
+    monkeypatch.setattr(app_module, "_online", lambda url, timeout=3.0: False)
+    with pytest.raises(gr.Error, match="no internet connection: pick u2netp"):
+        app_module.get_subject_model("u2net")

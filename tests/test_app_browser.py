@@ -136,3 +136,38 @@ def test_upload_run_paint_run(page):
     assert unknown >= 80  # two strokes painted; everything else is unknown
     page.screenshot(path=str(ARTIFACTS / "app_paint.png"), full_page=True)
     assert not page.errors, page.errors
+
+
+def test_a_photo_alone_then_cut_out(page, url, subject_model):
+    """The one-click path on a fresh page: upload a photo and nothing else; the automatic trimap appears in the
+    preview; 'Cut out' makes the cut-out; a click on the preview corrects the trimap."""
+    page = page.context.new_page()  # a new tab: a new Gradio session, nothing uploaded yet
+    try:
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url, wait_until="load")
+        page.wait_for_selector("#run-btn", timeout=60_000)
+        page.locator("#image-in input[type=file]").set_input_files(str(REPO / "examples" / "astronaut.jpg"))
+        page.wait_for_selector("#preview img", timeout=RUN_TIMEOUT_MS)  # the automatic trimap, over the photo
+        first = page.locator("#preview img").get_attribute("src")
+        page.locator("#run-btn").click()
+        info = _wait_for_result(page)
+        assert "no trimap uploaded: the automatic one was used" in info
+        unknown = int(re.search(r"Unknown region:\s*(\d+)%", info).group(1))
+        assert 3 <= unknown <= 40  # a band along the outline, not the whole photo
+        page.wait_for_function("() => { const img = document.querySelector('#cutout img');"
+                               " return img && img.complete && img.naturalWidth > 0; }", timeout=30_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "app_automatic.png"), full_page=True)
+        # A click in the preview where the subject model saw no subject (the flag, top left) adds what is there:
+        # the Automatic tab opens and the trimap is made again, differently.
+        preview = page.locator("#preview img")
+        box = preview.bounding_box()
+        preview.click(position={"x": box["width"] * 0.08, "y": box["height"] * 0.12})
+        page.wait_for_function("prev => { const img = document.querySelector('#preview img');"
+                               " return img && img.getAttribute('src') !== prev; }", arg=first,
+                               timeout=RUN_TIMEOUT_MS)
+        assert page.get_by_role("tab", name="Automatic").get_attribute("aria-selected") == "true"
+        assert not errors, errors
+    finally:
+        page.close()

@@ -73,10 +73,10 @@ def test_help_names_every_command(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    commands = re.search(r"\{([a-z,]+)\}", text).group(1).split(",")
-    assert {"predict", "evaluate", "train", "export"} <= set(commands)
+    commands = re.search(r"\{([a-z,-]+)\}", text).group(1).split(",")
+    assert {"predict", "evaluate", "train", "export", "cutout", "fetch-subject-model"} <= set(commands)
     # every list of commands in the help (the description's included) is the full list
-    assert all(group.split(",") == commands for group in re.findall(r"\{([a-z,]+)\}", text)), text
+    assert all(group.split(",") == commands for group in re.findall(r"\{([a-z,-]+)\}", text)), text
 
 
 def test_folder_prediction_survives_an_unexpected_error_in_one_image(golden_dir, folders, capsys, monkeypatch):

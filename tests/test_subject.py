@@ -1,7 +1,7 @@
 """indexnet.subject: the subject network's map -> corrections -> trimap, the model's set-up, and the one-click
 cut-out. Tests that run the subject network need it set up (`python -m indexnet fetch-subject-model`, which CI
-runs); they skip without it, and fail with INDEXNET_REQUIRE_SUBJECT_MODEL=1 (CI)."""
-import os
+runs; the `subject_model` fixture in conftest.py): they skip without it, and fail with
+INDEXNET_REQUIRE_SUBJECT_MODEL=1 (CI)."""
 import subprocess
 import sys
 import zipfile
@@ -12,22 +12,11 @@ import numpy as np
 import pytest
 
 from indexnet.data import UNKNOWN
-from indexnet.subject import (DEFAULT_SUBJECT_MODEL, SUBJECT_MODELS, U2NETP_IN_WHEEL, auto_trimap, default_band,
+from indexnet.subject import (SUBJECT_MODELS, U2NETP_IN_WHEEL, auto_trimap, default_band,
                               fetch_subject_model, find_subject, load_subject_model, model_path, subject_probability,
                               trimap_from_probability)
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def subject_model():
-    path = model_path(DEFAULT_SUBJECT_MODEL)
-    if not path.is_file():
-        reason = f"the subject model is not set up ({path}); run: python -m indexnet fetch-subject-model"
-        if os.environ.get("INDEXNET_REQUIRE_SUBJECT_MODEL") == "1":
-            pytest.fail(f"{reason}; INDEXNET_REQUIRE_SUBJECT_MODEL=1 requires it", pytrace=False)
-        pytest.skip(reason)
-    return load_subject_model()
 
 
 def _blob(h, w, cy, cx, r, soft=0.0):
