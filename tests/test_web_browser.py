@@ -1,8 +1,8 @@
 """The static web demo (web/) in headless Chromium (Debian's, driven by Playwright): the page loads ONNX Runtime
 Web and the exported model, its resizing reproduces OpenCV's, `window.indexnet.matte` reproduces `predict` on an
 example whose size is not a multiple of 32 (at the weights' test scale, at scale 1 and capped by maxSide), the page
-itself mattes an example, a loop drawn on the photo becomes a band trimap, and a trimap of another size gets a
-clear message. Needs `bash web/build.sh` first (the CI runs it); web/ is served by web/serve.py, as a
+itself mattes an example, a loop drawn on the photo becomes a band trimap, a photo alone gets the automatic trimap
+(the subject network in the browser, close to Python's), and a trimap of another size gets a clear message. Needs `bash web/build.sh` first (the CI runs it); web/ is served by web/serve.py, as a
 static Space serves it (cross-origin isolated, so WASM threads are on). Screenshot: artifacts/web_screenshot.png."""
 import importlib.util
 import io
@@ -31,7 +31,8 @@ ARTIFACTS = REPO / "artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RUN_TIMEOUT_MS = 240_000  # the 451 x 300 example on a CPU shared with other work
-BUILT = [WEB / "model.onnx", WEB / "model.json", WEB / "ort" / "ort.wasm.min.mjs", WEB / "examples" / "chelsea.jpg"]
+BUILT = [WEB / "model.onnx", WEB / "model.json", WEB / "ort" / "ort.wasm.min.mjs", WEB / "examples" / "chelsea.jpg",
+         WEB / "subject.onnx"]
 
 _missing = [str(p.relative_to(REPO)) for p in BUILT if not p.exists()]
 if not CHROMIUM.exists() or _missing:
@@ -400,3 +401,56 @@ def test_refused_inputs_and_failed_runs_leave_nothing_stale(page):
     assert "the trimap has no unknown (grey) pixels" in _wait_status(page, "error")
     state = _page_state(page)
     assert (state["run"], state["matte"], state["links"]) == (False, [1, 1], [["true", False], ["true", False]])
+
+
+def _trimap_counts(page) -> dict:
+    return page.evaluate("""() => {
+        const c = document.getElementById('trimap-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const n = {fg: 0, bg: 0, unknown: 0};
+        for (let i = 0; i < d.length; i += 4) n[d[i] <= 16 ? 'bg' : d[i] >= 239 ? 'fg' : 'unknown']++;
+        return n;
+    }""")
+
+
+def test_a_photo_alone_gets_the_automatic_trimap_and_runs(page, subject_model):
+    """The one-click path: the subject network (u2netp) in ONNX Runtime Web and the trimap rule of
+    indexnet.subject give nearly Python's automatic trimap; a photo chosen with no trimap gets it drawn, Run mattes
+    it, a click picks the subject, and matte() without a trimap uses it."""
+    from indexnet.subject import auto_trimap
+    result = page.evaluate("""async () => { const r = await window.indexnet.autoTrimap('examples/astronaut.jpg');
+        return {width: r.width, height: r.height, trimap: Array.from(r.trimap), unknown: r.unknown}; }""")
+    js = np.array(result["trimap"], np.uint8).reshape(result["height"], result["width"])
+    py = auto_trimap(read_image(WEB / "examples" / "astronaut.jpg"), model=subject_model)
+    print(f"automatic trimap, browser vs Python: {(js == py).mean():.4f} of the pixels agree; unknown "
+          f"{(js == 128).mean():.3f} vs {(py == 128).mean():.3f}")
+    assert set(np.unique(js)) == {0, 128, 255}
+    assert (js == py).mean() > 0.97  # rembg's Lanczos resizes vs OpenCV-style ones here: edges move a pixel or two
+    assert ((js == 255) & (py == 0)).mean() < 0.002 and ((js == 0) & (py == 255)).mean() < 0.002
+
+    page.set_input_files("#image-file", str(WEB / "examples" / "chelsea.jpg"))
+    page.wait_for_function("document.querySelector('#status-text').textContent.includes('subject found "
+                           "automatically') || document.querySelector('#status').classList.contains('error')",
+                           timeout=RUN_TIMEOUT_MS)
+    assert "subject found automatically" in _status(page), _status(page)
+    counts, total = _trimap_counts(page), 451 * 300
+    assert counts["fg"] > 0.1 * total and counts["bg"] > 0.1 * total and 0.02 * total < counts["unknown"] < 0.5 * total
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#status-text').textContent.startsWith('Done in') || "
+                           "document.querySelector('#status').classList.contains('error')", timeout=RUN_TIMEOUT_MS)
+    assert _status(page).startswith("Done in"), _status(page)
+    assert page.get_attribute("#cutout-link", "aria-disabled") == "false"
+
+    # The 'click' tool: on the background (top left), where the network saw no subject, a message; on the cat, its
+    # trimap again.
+    page.check("input[name=tool][value=pick]")
+    box = page.locator("#trimap-canvas").bounding_box()
+    page.mouse.click(box["x"] + 3, box["y"] + 3)
+    assert "saw no subject there" in _status(page)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert "the part you clicked on" in _status(page) and _trimap_counts(page)["fg"] > 0.1 * total
+    page.check("input[name=tool][value=loop]")
+
+    size = page.evaluate("window.indexnet.matte('examples/chelsea.jpg', null).then(r => [r.width, r.height])")
+    assert size == [451, 300]
+    assert not page.errors, page.errors

