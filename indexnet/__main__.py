@@ -78,8 +78,8 @@ def cmd_cutout(args) -> int:
     steering = [flag for flag, value in (("--click", args.click), ("--box", args.box), ("--band", args.band),
                                          ("--save-trimap", args.save_trimap)) if value is not None]
     if args.trimap and steering:
-        print(f"error: {', '.join(steering)} shape the automatic trimap; with --trimap there is none. Drop one or "
-              "the other.", file=sys.stderr)
+        print(f"error: {', '.join(steering)} {'shapes' if len(steering) == 1 else 'shape'} the automatic trimap; with "
+              "--trimap there is none. Drop one or the other.", file=sys.stderr)
         return 2
     check_output(args.out, inputs=tuple(p for p in (args.image, args.trimap) if p))
     if args.save_trimap:

@@ -227,7 +227,8 @@ def test_cli_cutout_without_a_trimap_and_with_a_click(subject_model, tmp_path, c
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--trimap", "T", "--click", "3,4"], "--click shape the automatic trimap; with --trimap there is none"),
+    (["--trimap", "T", "--click", "3,4"], "--click shapes the automatic trimap; with --trimap there is none"),
+    (["--trimap", "T", "--box", "1,2,30,40", "--band", "9"], "--box, --band shape the automatic trimap"),
 ])
 def test_cli_cutout_refuses_steering_with_a_trimap(tmp_path, capsys, extra, message):
     from indexnet.__main__ import main
