@@ -103,9 +103,13 @@ def cmd_cutout(args) -> int:
 
 def cmd_export(args) -> int:
     from .images import check_output
-    from .train import export_run
+    from .train import average_snapshots, export_run
 
-    check_output(args.out, inputs=(Path(args.run_dir) / "last.pth",))
+    check_output(args.out, inputs=(Path(args.run_dir) / "last.pth", *Path(args.run_dir).glob("snapshot_*.pth")))
+    if args.average_last:
+        chosen = average_snapshots(args.run_dir, args.out, args.average_last, half=not args.fp32)
+        print(f"wrote {args.out} (the average of {', '.join(p.name for p in chosen)})")
+        return 0
     iteration = export_run(args.run_dir, args.out, half=not args.fp32)
     print(f"wrote {args.out} (iteration {iteration})")
     return 0
@@ -236,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_dir")
     p.add_argument("out")
     p.add_argument("--fp32", action="store_true", help="store float32 (default: float16)")
+    p.add_argument("--average-last", type=int, metavar="N",
+                   help="write the average of the run's last N snapshots (a run trained with snapshots=true)")
     p.set_defaults(func=cmd_export)
 
     from .alphamatting import add_data_args

@@ -286,6 +286,29 @@ def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.de
     return model.to(device).eval()
 
 
+def average_models(sources) -> IndexNetMatting:
+    """The uniform average of several checkpoints of one architecture (weights and BatchNorm statistics).
+
+    Averaging the last few snapshots of a run is a way to choose weights without picking one by a validation
+    score (issue 16), and a flatter point than any single one (Izmailov et al., "Averaging Weights Leads to
+    Wider Optima", 2018). The result carries the first source's metadata (its `test_scale` included)."""
+    sources = list(sources)
+    if not sources:
+        raise ValueError("average_models needs at least one checkpoint")
+    models = [load_model(source) for source in sources]
+    first = models[0]
+    for source, model in zip(sources[1:], models[1:]):
+        if model.config != first.config:
+            raise CheckpointError(f"cannot average {sources[0]} and {source}: their architectures differ "
+                                  f"({first.config} vs {model.config})")
+    states = [model.state_dict() for model in models]
+    averaged = {k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
+                for k, v in states[0].items()}
+    first.load_state_dict(averaged)
+    first.source = " + ".join(str(s) for s in sources)
+    return first
+
+
 @contextmanager
 def atomic_file(path: str | os.PathLike, mode: str = "wb"):
     """Open a temporary file beside `path`; on success it is synced and renamed over `path`, on any

@@ -30,8 +30,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .checkpoint import (CheckpointError, atomic_save, atomic_write_text, read_checkpoint, resolve_source, safe_load,
-                         save_checkpoint)
+from .checkpoint import (CheckpointError, atomic_save, atomic_write_text, average_models, read_checkpoint,
+                         resolve_source, safe_load, save_checkpoint)
 from .losses import matting_loss
 from .model import IndexNetConfig, IndexNetMatting, torchvision_mobilenet_v2_to_ours
 
@@ -76,6 +76,9 @@ class TrainConfig:
     pretrained_encoder: str | None = None  # torchvision mobilenet_v2 ImageNet weights: path or URL
     init_weights: str | None = None  # start from a whole model: anything load_model reads (fine-tuning)
     ema_decay: float = 0.0  # > 0 keeps an exponential moving average of the weights (exported if set)
+    # also write the weights (EMA if kept) at every validation to <out_dir>/snapshot_<iteration>.pth, so that
+    # the last few can be averaged (`average_snapshots`): a choice that needs no pick by a validation score
+    snapshots: bool = False
     bf16: bool | None = False  # bfloat16 autocast; None: where the hardware runs it natively (`native_bf16`)
     channels_last: bool = False
     # torch.compile (inductor) of the training forward: ~2 min to compile, then at 256², batch 8 on a 2-core
@@ -671,10 +674,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
                                       "samples_per_s": seen / max(elapsed, 1e-9), "time": time.time()}) + "\n")
                 log.flush()
                 t0, seen = time.perf_counter(), 0
-            if val_set is not None and (iteration % cfg.val_every == 0 or iteration == cfg.iterations):
-                metrics = validate(_eval_copy(model, ema, cfg.test_scale), val_set, cfg.val_limit)
-                log.write(json.dumps({"iteration": iteration, "val": metrics, "time": time.time()}) + "\n")
-                log.flush()
+            if iteration % cfg.val_every == 0 or iteration == cfg.iterations:
+                if val_set is not None:
+                    metrics = validate(_eval_copy(model, ema, cfg.test_scale), val_set, cfg.val_limit)
+                    log.write(json.dumps({"iteration": iteration, "val": metrics, "time": time.time()}) + "\n")
+                    log.flush()
+                if cfg.snapshots:
+                    save_checkpoint(out / f"snapshot_{iteration:06d}.pth", _eval_copy(model, ema, cfg.test_scale),
+                                    half=cfg.export_half, meta={"iterations": iteration, "test_scale": cfg.test_scale,
+                                                                "weights": "ema" if ema is not None else "last"})
                 set_train_mode(model, cfg.freeze_encoder_bn)
                 t0, seen = time.perf_counter(), 0  # throughput excludes validation
             if iteration % cfg.checkpoint_every == 0 or iteration == end:
@@ -709,6 +717,18 @@ def export(model, ema, cfg: TrainConfig, iteration: int) -> None:
     save_checkpoint(cfg.export or Path(cfg.out_dir) / "model.pth", final, half=cfg.export_half,
                     meta={"trained_with": dataclasses.asdict(cfg), "iterations": iteration,
                           "weights": "ema" if ema is not None else "last", "test_scale": cfg.test_scale})
+
+
+def average_snapshots(run_dir: str | os.PathLike, out: str | os.PathLike, last: int, half: bool = True) -> list[Path]:
+    """Write the average of the run's last `last` snapshots (`TrainConfig.snapshots`) to `out`; returns them."""
+    snapshots = sorted(Path(run_dir).glob("snapshot_*.pth"))
+    if last < 1 or len(snapshots) < last:
+        raise ValueError(f"cannot average the last {last} snapshots of {run_dir}: it has {len(snapshots)} "
+                         "(train with snapshots=true; one is written at every validation)")
+    chosen = snapshots[-last:]
+    model = average_models(chosen)
+    save_checkpoint(out, model, half=half, meta={**model.meta, "averaged": [p.name for p in chosen]})
+    return chosen
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, half: bool = True) -> int:

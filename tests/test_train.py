@@ -358,3 +358,23 @@ def test_keep_freed_memory_stops_page_faulting_reused_buffers():
     if default < 10 * (64 << 20) // page // 4:  # e.g. transparent huge pages: few faults to save
         pytest.skip(f"this machine's default allocator faults only {default} times for 640 MB")
     assert kept < default / 20  # ten 64 MB buffers were faulted in page by page; now once, then reused
+
+
+def test_snapshots_are_written_at_each_validation_and_averaged(tmp_path, capsys):
+    """snapshots=true writes the EMA at every val_every; `export --average-last N` writes their exact mean."""
+    run = tmp_path / "run"
+    train(parse_overrides(PRESETS["synthetic"], TINY + ["iterations=4", "val_every=2", "snapshots=true",
+                                                         "export_half=false", f"out_dir={run}"]), progress=False)
+    snaps = sorted(p.name for p in run.glob("snapshot_*.pth"))
+    assert snaps == ["snapshot_000002.pth", "snapshot_000004.pth"]
+    a, b = (load_model(run / name).state_dict() for name in snaps)
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # two different points of the run
+    from indexnet.__main__ import main
+    assert main(["export", str(run), str(tmp_path / "avg.pth"), "--average-last", "2", "--fp32"]) == 0
+    avg = load_model(tmp_path / "avg.pth")
+    for k, v in avg.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, (a[k] + b[k]) / 2, msg=k)
+    assert avg.meta["averaged"] == snaps
+    assert main(["export", str(run), str(tmp_path / "avg3.pth"), "--average-last", "3"]) != 0
+    assert "it has 2" in capsys.readouterr().err and not (tmp_path / "avg3.pth").exists()
