@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -95,8 +96,9 @@ def upright(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(_EXIF_TRANSPOSE.get(orientation, lambda a: a)(array))
 
 
-def _header(path: Path, what: str) -> tuple[tuple[int, int] | None, int]:
-    """((width, height) or None when Pillow does not know the format, EXIF orientation) from the header alone."""
+def _header(path: Path, what: str, max_pixels: int | None = None) -> tuple[tuple[int, int] | None, int]:
+    """((width, height) or None when Pillow does not know the format, EXIF orientation) from the header alone.
+    An image over Pillow's own bomb limit is refused here, with the caller's limit (`max_pixels`) in the message."""
     import PIL.Image
     try:
         with _open_pillow(path) as im:
@@ -105,9 +107,11 @@ def _header(path: Path, what: str) -> tuple[tuple[int, int] | None, int]:
             except Exception:  # noqa: BLE001 -- a damaged EXIF block: show the pixels as stored
                 orientation = 1
             return im.size, orientation
-    except PIL.Image.DecompressionBombError:
-        raise ValueError(f"the {what} {path} is far too large to process (over {MAX_PIXELS / 1e6:.0f} "
-                         "megapixels): downscale it first") from None
+    except PIL.Image.DecompressionBombError as err:
+        found = re.search(r"\((\d+) pixels\)", str(err))  # Pillow: "Image size (N pixels) exceeds limit ..."
+        size = f"{int(found[1]) / 1e6:.0f} megapixels" if found else f"over {MAX_PIXELS / 1e6:.0f} megapixels"
+        raise ValueError(f"the {what} {path} is {size}; at most {(max_pixels or MAX_PIXELS) / 1e6:.0f} are "
+                         "accepted: downscale it first") from None
     except Exception:  # noqa: BLE001 -- not a format Pillow knows (OpenCV may), or a damaged header
         return None, 1
 
@@ -124,7 +128,7 @@ def read_array(path: str | os.PathLike, what: str = "image", max_pixels: int | N
         raise FileNotFoundError(f"{what} file not found: {path}")
     not_image = (f"the {what} {path} is not a readable image file (PNG, JPEG, WebP, TIFF or BMP "
                  "expected)")
-    size, orientation = _header(path, what)
+    size, orientation = _header(path, what, max_pixels)
     if size is not None and max_pixels is not None and size[0] * size[1] > max_pixels:
         w, h = size
         raise ValueError(f"the {what} {path} is {w}×{h} = {w * h / 1e6:.0f} megapixels; at most "

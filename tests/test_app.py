@@ -318,7 +318,7 @@ BAD_UPLOADS = {  # name: (write the file, words of the reader's message)
     "zero-byte": (lambda p: p.write_bytes(b""), "is not a readable image file"),
     "svg-named-png": (lambda p: p.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'),
                       "is not a readable image file"),
-    "decompression-bomb": (_bomb_png, "far too large"),
+    "decompression-bomb": (_bomb_png, "is 900 megapixels; at most 50 are accepted"),
     "float-tiff-0-255": (lambda p: __import__("cv2").imwrite(str(p), np.full((120, 160, 3), 200, np.float32)),
                          "float images must hold values in [0, 1]"),
 }
