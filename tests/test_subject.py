@@ -242,3 +242,34 @@ def test_cli_bad_click_is_an_argparse_error(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["cutout", "--image", "p.png", "--out", "o.png", "--click", "3"])
     assert "2 comma-separated numbers" in capsys.readouterr().err
+
+
+def test_a_stronger_model_is_downloaded_only_when_asked_and_failures_are_named(tmp_path, monkeypatch, subject_model):
+    """`download=True` lets rembg fetch a missing model (pooch, with the md5 rembg pins) into the model folder; the
+    download is stubbed here (no network in tests): it writes u2netp's file under u2net's name, same inputs."""
+    import pooch
+
+    u2netp = model_path().read_bytes()
+    _rembg_home(monkeypatch, tmp_path, tmp_path)
+    asked = []
+
+    def fake_retrieve(url, known_hash, fname, path, **kwargs):
+        asked.append((url, known_hash))
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / fname).write_bytes(u2netp)
+        return str(Path(path) / fname)
+
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
+    with pytest.raises(FileNotFoundError):  # never without being asked
+        load_subject_model("u2net")
+    assert asked == []
+    session = load_subject_model("u2net", download=True)
+    assert asked == [(asked[0][0], f"md5:{SUBJECT_MODELS['u2net'].md5}")] and asked[0][0].endswith("/u2net.onnx")
+    assert model_path("u2net").is_file()
+    assert subject_probability(np.zeros((64, 64, 3), np.uint8), session).shape == (64, 64)
+
+    def offline(*args, **kwargs):
+        raise OSError("Name or service not known")
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    with pytest.raises(ConnectionError, match="could not download the subject model isnet-general-use"):
+        load_subject_model("isnet-general-use", download=True)
