@@ -204,6 +204,16 @@ def test_page_run_on_an_example(page):
     assert not page.errors, page.errors
 
 
+def _trimap_counts(page) -> dict:
+    return page.evaluate("""() => {
+        const c = document.getElementById('trimap-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const n = {fg: 0, bg: 0, unknown: 0};
+        for (let i = 0; i < d.length; i += 4) n[d[i] <= 16 ? 'bg' : d[i] >= 239 ? 'fg' : 'unknown']++;
+        return n;
+    }""")
+
+
 def test_loop_becomes_a_band_trimap(page):
     page.click("button[data-example=chelsea]")
     page.wait_for_function("document.querySelector('#status-text').textContent.includes('Trimap loaded')")
@@ -215,13 +225,7 @@ def test_loop_becomes_a_band_trimap(page):
     for t in np.linspace(0, 2 * np.pi, 40)[1:]:
         page.mouse.move(cx + r * np.cos(t), cy + r * np.sin(t))
     page.mouse.up()
-    counts = page.evaluate("""() => {
-        const c = document.getElementById('trimap-canvas');
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        const n = {fg: 0, bg: 0, unknown: 0};
-        for (let i = 0; i < d.length; i += 4) n[d[i] <= 16 ? 'bg' : d[i] >= 239 ? 'fg' : 'unknown']++;
-        return n;
-    }""")
+    counts = _trimap_counts(page)
     total = 451 * 300
     assert counts["fg"] > 0.1 * total and counts["bg"] > 0.3 * total and 0.02 * total < counts["unknown"] < 0.3 * total
 
@@ -401,16 +405,6 @@ def test_refused_inputs_and_failed_runs_leave_nothing_stale(page):
     assert "the trimap has no unknown (grey) pixels" in _wait_status(page, "error")
     state = _page_state(page)
     assert (state["run"], state["matte"], state["links"]) == (False, [1, 1], [["true", False], ["true", False]])
-
-
-def _trimap_counts(page) -> dict:
-    return page.evaluate("""() => {
-        const c = document.getElementById('trimap-canvas');
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        const n = {fg: 0, bg: 0, unknown: 0};
-        for (let i = 0; i < d.length; i += 4) n[d[i] <= 16 ? 'bg' : d[i] >= 239 ? 'fg' : 'unknown']++;
-        return n;
-    }""")
 
 
 def test_a_photo_alone_gets_the_automatic_trimap_and_runs(page, subject_model):
