@@ -71,7 +71,9 @@ class TrainConfig:
     # the last batches pushed them (MEASURED.md: both probes at constant lr ended worse than they started)
     schedule: str = "step"
     lr_final: float = 0.05
-    loss_weighting: str = "mmagic"  # "mmagic" (alpha 0.5, comp 1.5, channel mean) or "authors" (0.5 / 0.5, sum)
+    # "mmagic" (alpha 0.5, comp 1.5, channel mean), "authors" (0.5 / 0.5, sum: the same objective) or
+    # "alpha-heavy" (1.5 / 0.5, mean: ours, against one-sided errors where colours match; indexnet.losses)
+    loss_weighting: str = "mmagic"
     freeze_encoder_bn: bool = True
     pretrained_encoder: str | None = None  # torchvision mobilenet_v2 ImageNet weights: path or URL
     init_weights: str | None = None  # start from a whole model: anything load_model reads (fine-tuning)
@@ -234,7 +236,7 @@ def check_config(cfg: TrainConfig) -> None:
 
     choices = {"data": ("comp1k", "synthetic", "mix"), "pipeline": tuple(sorted(PIPELINES)),
                "augment_on": ("cpu", "device"), "schedule": ("step", "cosine"),
-               "loss_weighting": ("mmagic", "authors")}
+               "loss_weighting": ("mmagic", "authors", "alpha-heavy")}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             refuse(name, "one of " + ", ".join(map(repr, allowed)))

@@ -79,6 +79,17 @@ def test_authors_and_mmagic_weightings_are_the_same_objective():
         matting_loss(pred, batch, weighting="other")
 
 
+def test_alpha_heavy_weighting_puts_the_alpha_term_first():
+    """1.5 * alpha + 0.5 * channel-mean composition: three times the weight of MMagic's alpha term, a third of its
+    composition term."""
+    pred, batch = random_batch()
+    _, mmagic = matting_loss(pred, batch, weighting="mmagic")
+    total, heavy = matting_loss(pred, batch, weighting="alpha-heavy")
+    torch.testing.assert_close(heavy["alpha"], 3 * mmagic["alpha"])
+    torch.testing.assert_close(heavy["comp"], mmagic["comp"] / 3)
+    torch.testing.assert_close(total, heavy["alpha"] + heavy["comp"])
+
+
 def test_sample_without_unknown_pixels_contributes_zero():
     pred, batch = random_batch(n=2)
     batch["trimap"][1] = 255.0  # second sample: no unknown pixel
