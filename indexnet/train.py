@@ -58,6 +58,9 @@ class TrainConfig:
     # share of holey foregrounds whose whole area is marked unknown (foregrounds.region_trimap), as people
     # draw round yarn, a mesh cup or a plant (issue 16)
     region_trimaps: float = 0.0
+    # share of holey foregrounds shrunk and enlarged back, as predict enlarges photos to their test scale: soft
+    # edges, where crisp drawn ones taught outlines a pixel too wide (issue 16's false fills)
+    resampled_holes: float = 0.0
     crop_sizes: tuple[int, ...] = (320, 480, 640)
     out_size: int = 320
     batch_size: int = 16  # global batch; split across DDP processes
@@ -250,7 +253,8 @@ def check_config(cfg: TrainConfig) -> None:
     for name in ("lr", "gamma", "test_scale"):
         if not (number(getattr(cfg, name)) and getattr(cfg, name) > 0):
             refuse(name, "a number above 0")
-    for name in ("lr_final", "encoder_lr_mult", "hand_trimaps", "same_palette", "region_trimaps"):
+    for name in ("lr_final", "encoder_lr_mult", "hand_trimaps", "same_palette", "region_trimaps",
+                 "resampled_holes"):
         if not (number(getattr(cfg, name)) and 0 <= getattr(cfg, name) <= 1):
             refuse(name, "a number from 0 to 1")
     if not (number(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):
@@ -363,7 +367,7 @@ def build_mix(cfg: TrainConfig):
         raise ValueError(f"fg_scale must be [low, high] with 0 < low <= high, got {list(cfg.fg_scale)}")
     return MattingMix(BackgroundBank(bg_dirs), real=real, objects=objects, mix=cfg.mix, seed=cfg.seed,
                       scale_range=tuple(cfg.fg_scale), hand_trimaps=cfg.hand_trimaps, same_palette=cfg.same_palette,
-                      region_trimaps=cfg.region_trimaps)
+                      region_trimaps=cfg.region_trimaps, resampled_holes=cfg.resampled_holes)
 
 
 def build_val_dataset(cfg: TrainConfig):

@@ -270,6 +270,23 @@ def test_holey_samples_can_share_their_background_photo(tmp_path, same_palette):
         assert top_brighter == (same_palette == 1.0)
 
 
+def test_resampled_holey_samples_have_soft_edges_and_leave_other_streams_alone(tmp_path):
+    # Shrunk and enlarged back as predict enlarges a photo to its test scale: the same foregrounds, with
+    # more fractional alpha at their edges. A mix without the option draws the very same samples as before.
+    for i in range(3):
+        _write(tmp_path / f"bg{i}.png", np.random.default_rng(i).integers(0, 256, (90, 120, 3), dtype=np.uint8))
+    bank = BackgroundBank(tmp_path)
+    crisp, soft = (MattingMix(bank, mix={"holes": 1}, seed=4, resampled_holes=r) for r in (0.0, 1.0))
+    fractional = lambda a: np.mean((a > 0) & (a < 255))  # noqa: E731
+    pairs = [(crisp[i]["alpha"], soft[i]["alpha"]) for i in range(4)]
+    assert all(c.shape == s.shape for c, s in pairs)
+    assert all(fractional(s) > 1.2 * fractional(c) for c, s in pairs)
+    default = MattingMix(bank, mix={"holes": 1}, seed=4)
+    assert all(np.array_equal(default[i]["image"], crisp[i]["image"]) for i in range(4))
+    with pytest.raises(ValueError, match="resampled_holes is a share of samples"):
+        MattingMix(bank, mix={"holes": 1}, resampled_holes=1.5)
+
+
 @pytest.mark.parametrize("share", [0.0, 1.0])
 def test_real_samples_can_keep_the_trimap_a_person_drew(tmp_path, share):
     # An off-centre soft disk, so that a trimap not flipped, scaled or cropped with the photo would disagree.

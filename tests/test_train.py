@@ -262,6 +262,7 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
     ("lr_final=1.5", "lr_final must be a number from 0 to 1"),
     ("test_scale=0", "test_scale must be a number above 0"),
     ("region_trimaps=-0.1", "region_trimaps must be a number from 0 to 1"),
+    ("resampled_holes=2", "resampled_holes must be a number from 0 to 1"),
     ("ema_decay=1", "ema_decay must be a number from 0"),
     ("crop_sizes=[]", "crop_sizes must be a non-empty list"),
 ])
