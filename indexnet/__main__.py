@@ -106,9 +106,13 @@ def cmd_export(args) -> int:
     from .train import average_snapshots, export_run
 
     check_output(args.out, inputs=(Path(args.run_dir) / "last.pth", *Path(args.run_dir).glob("snapshot_*.pth")))
+    if args.wise_ft is not None and not args.average_last:
+        raise ValueError("--wise-ft blends the average of the last snapshots: give --average-last N too")
     if args.average_last:
-        chosen = average_snapshots(args.run_dir, args.out, args.average_last, half=not args.fp32)
-        print(f"wrote {args.out} (the average of {', '.join(p.name for p in chosen)})")
+        chosen = average_snapshots(args.run_dir, args.out, args.average_last, half=not args.fp32,
+                                   wise_ft=args.wise_ft)
+        blend = "" if args.wise_ft is None else f", {args.wise_ft:g} of it blended with the run's starting weights"
+        print(f"wrote {args.out} (the average of {', '.join(p.name for p in chosen)}{blend})")
         return 0
     iteration = export_run(args.run_dir, args.out, half=not args.fp32)
     print(f"wrote {args.out} (iteration {iteration})")
@@ -242,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fp32", action="store_true", help="store float32 (default: float16)")
     p.add_argument("--average-last", type=int, metavar="N",
                    help="write the average of the run's last N snapshots (a run trained with snapshots=true)")
+    p.add_argument("--wise-ft", type=float, metavar="ALPHA",
+                   help="with --average-last: write ALPHA x that average + (1 - ALPHA) x the weights the run started "
+                        "from (WiSE-FT, Wortsman et al. 2022)")
     p.set_defaults(func=cmd_export)
 
     from .alphamatting import add_data_args

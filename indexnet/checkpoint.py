@@ -286,15 +286,26 @@ def load_model(source: str | os.PathLike = DEFAULT_MODEL, device: str | torch.de
     return model.to(device).eval()
 
 
-def average_models(sources) -> IndexNetMatting:
-    """The uniform average of several checkpoints of one architecture (weights and BatchNorm statistics).
+def average_models(sources, weights=None) -> IndexNetMatting:
+    """The average of several checkpoints of one architecture (weights and BatchNorm statistics): uniform, or
+    weighted by `weights` (one non-negative number per source, normalised to sum to 1).
 
     Averaging the last few snapshots of a run is a way to choose weights without picking one by a validation
     score (issue 16), and a flatter point than any single one (Izmailov et al., "Averaging Weights Leads to
-    Wider Optima", 2018). The result carries the first source's metadata (its `test_scale` included)."""
+    Wider Optima", 2018). A weighted average of a fine-tuned model and the one it started from is WiSE-FT
+    (Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR 2022): it keeps much of what the start
+    knew while gaining some of what the fine-tuning taught. The result carries the first source's metadata
+    (its `test_scale` included)."""
     sources = list(sources)
     if not sources:
         raise ValueError("average_models needs at least one checkpoint")
+    if weights is None:
+        weights = [1.0] * len(sources)
+    weights = [float(w) for w in weights]
+    if len(weights) != len(sources) or any(not w >= 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"average_models needs one non-negative weight per checkpoint, not all 0; got {weights} "
+                         f"for {len(sources)} checkpoints")
+    share = torch.tensor(weights, dtype=torch.float64) / sum(weights)
     models = [load_model(source) for source in sources]
     first = models[0]
     for source, model in zip(sources[1:], models[1:]):
@@ -302,8 +313,8 @@ def average_models(sources) -> IndexNetMatting:
             raise CheckpointError(f"cannot average {sources[0]} and {source}: their architectures differ "
                                   f"({first.config} vs {model.config})")
     states = [model.state_dict() for model in models]
-    averaged = {k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
-                for k, v in states[0].items()}
+    averaged = {k: torch.einsum("n,n...->...", share, torch.stack([s[k].double() for s in states])).to(v.dtype)
+                if v.is_floating_point() else v for k, v in states[0].items()}
     first.load_state_dict(averaged)
     first.source = " + ".join(str(s) for s in sources)
     return first

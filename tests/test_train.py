@@ -379,3 +379,38 @@ def test_snapshots_are_written_at_each_validation_and_averaged(tmp_path, capsys)
     assert avg.meta["averaged"] == snaps
     assert main(["export", str(run), str(tmp_path / "avg3.pth"), "--average-last", "3"]) != 0
     assert "it has 2" in capsys.readouterr().err and not (tmp_path / "avg3.pth").exists()
+
+
+def test_wise_ft_export_blends_the_snapshots_with_the_starting_weights(tmp_path, capsys):
+    """`export --average-last N --wise-ft A` writes A x mean(last N snapshots) + (1 - A) x the run's init_weights."""
+    from indexnet.__main__ import main
+    torch.manual_seed(0)
+    start, s1, s2 = (IndexNetMatting(IndexNetConfig()) for _ in range(3))
+    run = tmp_path / "run"
+    run.mkdir()
+    save_checkpoint(tmp_path / "start.pth", start, half=False)
+    for i, m in ((1, s1), (2, s2)):
+        save_checkpoint(run / f"snapshot_00000{i}.pth", m, half=False)
+    (run / "config.json").write_text(json.dumps({"init_weights": str(tmp_path / "start.pth")}))
+    assert main(["export", str(run), str(tmp_path / "blend.pth"), "--average-last", "2", "--wise-ft", "0.25",
+                 "--fp32"]) == 0
+    blend = load_model(tmp_path / "blend.pth")
+    a, b, c = (m.state_dict() for m in (s1, s2, start))
+    for k, v in blend.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.25 * (a[k] + b[k]) / 2 + 0.75 * c[k], msg=k)
+    assert blend.meta["wise_ft"] == {"alpha": 0.25, "start": str(tmp_path / "start.pth")}
+    # Refused: an alpha outside (0, 1], --wise-ft alone, and a run that did not start from whole weights.
+    assert main(["export", str(run), str(tmp_path / "x.pth"), "--average-last", "2", "--wise-ft", "1.5"]) != 0
+    assert "expected a number in (0, 1]" in capsys.readouterr().err
+    assert main(["export", str(run), str(tmp_path / "x.pth"), "--wise-ft", "0.5"]) != 0
+    assert "give --average-last N too" in capsys.readouterr().err
+    (run / "config.json").write_text(json.dumps({"init_weights": None}))
+    assert main(["export", str(run), str(tmp_path / "x.pth"), "--average-last", "2", "--wise-ft", "0.5"]) != 0
+    assert "did not start from a whole model" in capsys.readouterr().err and not (tmp_path / "x.pth").exists()
+
+
+def test_weighted_average_is_checked():
+    with pytest.raises(ValueError, match="one non-negative weight per checkpoint"):
+        from indexnet.checkpoint import average_models
+        average_models(["a.pth", "b.pth"], [1.0])
