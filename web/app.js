@@ -77,6 +77,7 @@ function clearPhoto() {
 async function setPhoto(source, { auto = true } = {}) {
   const input = ++inputs;
   clearPhoto();
+  setStatus("Reading the photo…"); // at once: an error about the input before must not stand beside the new one
   const bitmap = await decodeLatest(source, "image", input);
   if (!bitmap) return false;
   photo = bitmap;
@@ -141,6 +142,7 @@ async function setTrimap(source) {
   const input = ++inputs;
   clearResults();
   clearTrimap(); // a refused trimap leaves none (all unknown), not the one before it
+  setStatus("Reading the trimap…");
   const bitmap = await decodeLatest(source, "trimap", input);
   if (!bitmap) return;
   if (bitmap.width !== photo.width || bitmap.height !== photo.height) {
