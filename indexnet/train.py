@@ -77,6 +77,8 @@ class TrainConfig:
     # "mmagic" (alpha 0.5, comp 1.5, channel mean), "authors" (0.5 / 0.5, sum: the same objective) or
     # "alpha-heavy" (1.5 / 0.5, mean: ours, against one-sided errors where colours match; indexnet.losses)
     loss_weighting: str = "mmagic"
+    # weight of the Laplacian-pyramid loss added to it (0: the references'; indexnet.losses.laplacian_loss, issue 16)
+    laplacian_loss: float = 0.0
     freeze_encoder_bn: bool = True
     pretrained_encoder: str | None = None  # torchvision mobilenet_v2 ImageNet weights: path or URL
     init_weights: str | None = None  # start from a whole model: anything load_model reads (fine-tuning)
@@ -257,6 +259,8 @@ def check_config(cfg: TrainConfig) -> None:
                  "resampled_holes"):
         if not (number(getattr(cfg, name)) and 0 <= getattr(cfg, name) <= 1):
             refuse(name, "a number from 0 to 1")
+    if not (number(cfg.laplacian_loss) and cfg.laplacian_loss >= 0):
+        refuse("laplacian_loss", "a weight of at least 0 (0: no Laplacian term)")
     if not (number(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):
         refuse("ema_decay", "a number from 0 (no average) up to, not including, 1")
     if not (cfg.time_budget_s is None or (number(cfg.time_budget_s) and cfg.time_budget_s > 0)):
@@ -656,7 +660,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             pred = net(x)
-        loss, parts = matting_loss(pred.float(), batch, weighting=cfg.loss_weighting)
+        loss, parts = matting_loss(pred.float(), batch, weighting=cfg.loss_weighting,
+                                   laplacian=cfg.laplacian_loss)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
         optimizer.zero_grad(set_to_none=True)
