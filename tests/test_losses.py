@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from indexnet.losses import alpha_loss, composition_loss, matting_loss, unknown_mask
+from indexnet.losses import (alpha_loss, composition_loss, laplacian_loss, laplacian_pyramid, matting_loss,
+                             unknown_mask)
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +123,55 @@ def test_raw_prediction_is_not_clamped():
     alpha = torch.ones(1, 1, 2, 2)
     mask = torch.ones(1, 1, 2, 2)
     torch.testing.assert_close(alpha_loss(torch.full_like(alpha, 1.5), alpha, mask), torch.tensor(0.5))
+
+
+def _square(size=64, lo=20, hi=40):
+    alpha = torch.zeros(1, 1, size, size)
+    alpha[..., lo:hi, lo:hi] = 1.0
+    return alpha
+
+
+def test_laplacian_pyramid_rebuilds_its_input():
+    """The bands are x_i - blur(up(x_{i+1})): adding them back from the coarsest gives x exactly (odd sizes too)."""
+    import torch.nn.functional as F
+    from indexnet.losses import _blur
+    x = torch.rand(2, 1, 50, 71)
+    bands = laplacian_pyramid(x)
+    assert [b.shape[-2:] for b in bands] == [(50, 71), (25, 36), (13, 18), (7, 9), (4, 5)]
+    low = x
+    for _ in bands:
+        low = _blur(low)[..., ::2, ::2]
+    for band in reversed(bands):
+        low = band + _blur(F.interpolate(low, size=band.shape[-2:], mode="bilinear", align_corners=False))
+    torch.testing.assert_close(low, x)
+
+
+def test_laplacian_loss_sees_halos_and_holes_and_ignores_known_pixels():
+    alpha = _square()
+    unknown = torch.zeros_like(alpha)
+    unknown[..., 15:45, 15:45] = 1.0
+    assert laplacian_loss(alpha, alpha, unknown).item() == 0.0
+    halo = _square(lo=19, hi=41)  # the outline one pixel too wide, the issue-16 false fill
+    hole = alpha.clone()
+    hole[..., 26:34, 26:34] = 0.0  # a false hole
+    assert laplacian_loss(halo, alpha, unknown) > 0.1 and laplacian_loss(hole, alpha, unknown) > 0.1
+    # what the network says outside the unknown region is replaced by the truth, as inference pastes it
+    wild = alpha.clone()
+    wild[..., :10, :] = 0.7
+    assert laplacian_loss(wild, alpha, unknown).item() == 0.0
+    # the gradient reaches only unknown pixels
+    pred = halo.clone().requires_grad_(True)
+    laplacian_loss(pred, alpha, unknown).backward()
+    assert pred.grad[unknown == 0].abs().max() == 0 and pred.grad[unknown == 1].abs().max() > 0
+
+
+def test_laplacian_term_is_added_by_its_weight():
+    pred, batch = random_batch()
+    total0, parts0 = matting_loss(pred, batch, weighting="alpha-heavy")
+    assert "lap" not in parts0
+    total, parts = matting_loss(pred, batch, weighting="alpha-heavy", laplacian=0.2)
+    unknown = unknown_mask(batch["trimap"])
+    torch.testing.assert_close(parts["lap"], 0.2 * laplacian_loss(pred, batch["alpha"], unknown))
+    torch.testing.assert_close(total, total0 + parts["lap"])
+    with pytest.raises(ValueError, match="laplacian must be a weight of at least 0"):
+        matting_loss(pred, batch, laplacian=-0.1)
