@@ -21,6 +21,10 @@ same 800-px photo (GT01), medians of `--repeats` runs after one warm-up, in one 
 
     python benchmarks/bench_subject.py [--names GT01,GT02] [--no-composites] [--repeats 5] [--max-side 400]
     python benchmarks/bench_subject.py --time-only --repeats 5
+    python benchmarks/bench_subject.py --no-composites --repeats 0 --grabcut-seeds 5
+
+`--grabcut-seeds N` also re-runs the click path on the photos as shot with GrabCut seeded 0..N-1 (the method uses
+`indexnet.subject.GRABCUT_SEED` = 0): how much the one-click result owes to GrabCut's k-means start.
 """
 from __future__ import annotations
 
@@ -125,6 +129,29 @@ def run(cases, model, session, paths=PATHS, log=print) -> list[dict]:
     return rows
 
 
+def click_seed_spread(cases, model, session, seeds: int, log=print) -> list[float]:
+    """Mean click-path SAD over `cases` with GrabCut seeded 0..seeds-1 (only photos whose click starts GrabCut are
+    re-run: a click on a part the network found keeps that part, no GrabCut)."""
+    import indexnet.subject as subject
+
+    sads = [[] for _ in range(seeds)]
+    try:
+        for label, image, alpha, _ in cases:
+            probability = subject_probability(image, session)
+            point = simulated_click(alpha)
+            for seed in range(seeds):
+                if seed and probability[point[1], point[0]] >= 0.5:
+                    sads[seed].append(sads[0][-1])
+                    continue
+                subject.GRABCUT_SEED = seed
+                trimap = trimap_from_probability(find_subject(image, probability, point=point))
+                sads[seed].append(score(predict(model, image, trimap), alpha)[0])
+            log(f"{label:28s} click SAD by GrabCut seed: " + " ".join(f"{s[-1]:.2f}" for s in sads))
+    finally:
+        subject.GRABCUT_SEED = 0
+    return [statistics.mean(s) for s in sads]
+
+
 def summary(rows, paths=PATHS) -> list[tuple]:
     """(path, mean SAD, mean share off, photos within GOOD_SHARE, photos) per path."""
     return [(p, statistics.mean(r[p][0] for r in rows), statistics.mean(r[p][1] for r in rows),
@@ -166,6 +193,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="timed runs (0: no timing)")
     ap.add_argument("--time-only", action="store_true", help="only the timing")
     ap.add_argument("--checkpoint", default="synthetic")
+    ap.add_argument("--grabcut-seeds", type=int, default=0, help="re-run the click path with GrabCut seeded 0..N-1")
     args = ap.parse_args()
 
     model, session = load_model(args.checkpoint), load_subject_model()
@@ -178,6 +206,12 @@ def main() -> None:
                 composite_cases(args.data, args.backgrounds, train, max_side=args.max_side), model, session)
         print("\nwhole-image SAD / share of pixels off by > 0.5 (means; photos with at most 3% off)\n")
         print(markdown(sets))
+        if args.grabcut_seeds:
+            rows = next(iter(sets.values()))
+            reference = statistics.mean(r["trimap1"][0] for r in rows)
+            means = click_seed_spread(photo_cases(args.data, names, args.max_side), model, session, args.grabcut_seeds)
+            print("\nclick-path mean SAD by GrabCut seed (as shot; trimap1: %.2f): " % reference
+                  + ", ".join(f"{seed}: {m:.2f} ({m / reference:.2f}x)" for seed, m in enumerate(means)))
     if args.repeats:
         image = read_rgb(args.data / "image" / "GT01.png")
         t = timing(image, model, session, args.repeats)
