@@ -146,7 +146,7 @@ def laplacian_loss(pred: torch.Tensor, alpha: torch.Tensor, unknown: torch.Tenso
     reach = unknown
     for level, (band_pred, band_true) in enumerate(zip(laplacian_pyramid(pred), laplacian_pyramid(alpha))):
         if level:
-            reach = F.max_pool2d(reach, 2, ceil_mode=True)[..., : band_pred.shape[-2], : band_pred.shape[-1]]
+            reach = F.max_pool2d(reach, 2, ceil_mode=True)  # ceil(H/2) x ceil(W/2), as the [::2] of the pyramid
         total = total + 2.0**level * _sample_wise_mean((band_pred - band_true).abs(), reach, channels_in_count=1)
     return total
 
@@ -173,6 +173,8 @@ def matting_loss(
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {sorted(WEIGHTINGS)}, got {weighting!r}")
+    if laplacian < 0:
+        raise ValueError(f"laplacian must be a weight of at least 0, got {laplacian!r}")
     alpha_weight, comp_weight, comp_reduction = WEIGHTINGS[weighting]
     pred = pred.float()
     unknown = unknown_mask(batch["trimap"]).to(pred.device)
@@ -181,8 +183,6 @@ def matting_loss(
         pred, batch["fg"], batch["bg"], batch["merged"], unknown, reduction=comp_reduction
     )
     parts = {"alpha": loss_alpha, "comp": loss_comp}
-    if laplacian < 0:
-        raise ValueError(f"laplacian must be a weight of at least 0, got {laplacian!r}")
     if laplacian > 0:
         parts["lap"] = laplacian * laplacian_loss(pred, batch["alpha"], unknown)
     return sum(parts.values()), parts

@@ -326,8 +326,9 @@ def _similar_region(image, seeds: np.ndarray, tolerance: int = MAGIC_WAND_TOLERA
 
 def _grabcut(image: np.ndarray, labels: np.ndarray, iterations: int, max_side: int = 640) -> np.ndarray:
     """GrabCut from a label map (cv2.GC_*) -> H x W bool subject, run at most `max_side` large (it is slow) and
-    upscaled smoothly; the same input always gives the same answer (`GRABCUT_SEED`). Fixed labels survive the downscale (nearest-neighbour, then the fixed pixels of the full map
-    are ORed in), so a thin stroke or the click's disc still counts."""
+    upscaled smoothly; the same input always gives the same answer (`GRABCUT_SEED`). Fixed labels survive the
+    downscale (nearest-neighbour, then the fixed pixels of the full map are ORed in), so a thin stroke or the click's
+    disc still counts."""
     h, w = labels.shape
     sh, sw = fit_within((h, w), max_side)
     small_img = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w) else image
