@@ -32,6 +32,8 @@ p.add_argument("--last", type=int, default=3, help="how many of the last snapsho
 p.add_argument("--alphas", type=float, nargs="+", default=[round(0.1 * i, 1) for i in range(11)])
 p.add_argument("--probe-count", type=int, default=20, help="probe images per kind (default 20)")
 args = p.parse_args()
+if not all(0 <= a <= 1 for a in args.alphas):  # before any model is loaded
+    sys.exit(f"--alphas are shares of the fine-tuned weights: expected 0..1, got {args.alphas}")
 
 run = Path(args.run_dir)
 snapshots = sorted(run.glob("snapshot_*.pth"))[-args.last:]
@@ -51,8 +53,6 @@ probes = {k: [HoleProbe(bank, k, count=args.probe_count, seed=2027)[i] for i in 
 synthetic_val = [make_sample(i, "val", 320) for i in range(64)]
 curve = {}
 for alpha in sorted(set(args.alphas)):
-    if not 0 <= alpha <= 1:
-        sys.exit(f"--alphas are shares of the fine-tuned weights: expected 0..1, got {alpha}")
     model.load_state_dict({k: (alpha * fine[k].double() + (1 - alpha) * v.double()).to(v.dtype)
                            if v.is_floating_point() else v for k, v in base.items()})
     holes = fills = unknown = 0
