@@ -79,6 +79,9 @@ class TrainConfig:
     loss_weighting: str = "mmagic"
     # weight of the Laplacian-pyramid loss added to it (0: the references'; indexnet.losses.laplacian_loss, issue 16)
     laplacian_loss: float = 0.0
+    # weights of the hinges on the probe's false fills and false holes (0: none; indexnet.losses.false_fill_loss)
+    fill_hinge: float = 0.0
+    hole_hinge: float = 0.0
     freeze_encoder_bn: bool = True
     pretrained_encoder: str | None = None  # torchvision mobilenet_v2 ImageNet weights: path or URL
     init_weights: str | None = None  # start from a whole model: anything load_model reads (fine-tuning)
@@ -259,8 +262,9 @@ def check_config(cfg: TrainConfig) -> None:
                  "resampled_holes"):
         if not (number(getattr(cfg, name)) and 0 <= getattr(cfg, name) <= 1):
             refuse(name, "a number from 0 to 1")
-    if not (number(cfg.laplacian_loss) and cfg.laplacian_loss >= 0):
-        refuse("laplacian_loss", "a weight of at least 0 (0: no Laplacian term)")
+    for name in ("laplacian_loss", "fill_hinge", "hole_hinge"):
+        if not (number(getattr(cfg, name)) and getattr(cfg, name) >= 0):
+            refuse(name, "a weight of at least 0 (0: no such term)")
     if not (number(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):
         refuse("ema_decay", "a number from 0 (no average) up to, not including, 1")
     if not (cfg.time_budget_s is None or (number(cfg.time_budget_s) and cfg.time_budget_s > 0)):
@@ -661,7 +665,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             pred = net(x)
         loss, parts = matting_loss(pred.float(), batch, weighting=cfg.loss_weighting,
-                                   laplacian=cfg.laplacian_loss)
+                                   laplacian=cfg.laplacian_loss, fill_hinge=cfg.fill_hinge,
+                                   hole_hinge=cfg.hole_hinge)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
         optimizer.zero_grad(set_to_none=True)

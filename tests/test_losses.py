@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from indexnet.losses import (alpha_loss, composition_loss, laplacian_loss, laplacian_pyramid, matting_loss,
+from indexnet.losses import (alpha_loss, composition_loss, false_fill_loss, false_hole_loss, laplacian_loss, laplacian_pyramid, matting_loss,
                              unknown_mask)
 
 
@@ -175,3 +175,43 @@ def test_laplacian_term_is_added_by_its_weight():
     torch.testing.assert_close(total, total0 + parts["lap"])
     with pytest.raises(ValueError, match="laplacian must be a weight of at least 0"):
         matting_loss(pred, batch, laplacian=-0.1)
+
+
+def test_hinges_count_exactly_the_probe_rates_pixels():
+    # true alpha: a solid left half, clear right half; the unknown region is the middle columns
+    alpha = torch.zeros(1, 1, 4, 8)
+    alpha[..., :4] = 1.0
+    unknown = torch.zeros_like(alpha)
+    unknown[..., 2:6] = 1.0
+    pred = alpha.clone()
+    assert false_fill_loss(pred, alpha, unknown).item() == 0.0 and false_hole_loss(pred, alpha, unknown).item() == 0.0
+    # within the thresholds (0.75 over clear, 0.25 under solid) nothing is charged, however wrong
+    pred[..., 4] = 0.74
+    pred[..., 3] = 0.26
+    assert false_fill_loss(pred, alpha, unknown).item() == 0.0 and false_hole_loss(pred, alpha, unknown).item() == 0.0
+    # a false fill of 0.95 in one unknown column of four: (0.95 - 0.75) / 4; holes untouched
+    pred[..., 4] = 0.95
+    torch.testing.assert_close(false_fill_loss(pred, alpha, unknown), torch.tensor(0.05))
+    assert false_hole_loss(pred, alpha, unknown).item() == 0.0
+    # a false hole of 0.05 in the solid unknown column 3: (0.25 - 0.05) / 4
+    pred[..., 3] = 0.05
+    torch.testing.assert_close(false_hole_loss(pred, alpha, unknown), torch.tensor(0.05))
+    # known pixels are never charged, even wildly wrong
+    pred[..., 0] = 0.0
+    pred[..., 7] = 1.0
+    torch.testing.assert_close(false_fill_loss(pred, alpha, unknown), torch.tensor(0.05))
+    torch.testing.assert_close(false_hole_loss(pred, alpha, unknown), torch.tensor(0.05))
+
+
+def test_hinge_terms_are_added_by_their_weights():
+    pred, batch = random_batch()
+    total0, parts0 = matting_loss(pred, batch, weighting="alpha-heavy", laplacian=0.2)
+    assert "fill" not in parts0 and "hole" not in parts0
+    total, parts = matting_loss(pred, batch, weighting="alpha-heavy", laplacian=0.2, fill_hinge=3.0, hole_hinge=1.0)
+    unknown = unknown_mask(batch["trimap"])
+    torch.testing.assert_close(parts["fill"], 3.0 * false_fill_loss(pred, batch["alpha"], unknown))
+    torch.testing.assert_close(parts["hole"], 1.0 * false_hole_loss(pred, batch["alpha"], unknown))
+    assert parts["fill"] > 0 and parts["hole"] > 0
+    torch.testing.assert_close(total, total0 + parts["fill"] + parts["hole"])
+    with pytest.raises(ValueError, match="fill_hinge must be a weight of at least 0"):
+        matting_loss(pred, batch, fill_hinge=-1.0)

@@ -265,6 +265,8 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
     ("resampled_holes=2", "resampled_holes must be a number from 0 to 1"),
     ("ema_decay=1", "ema_decay must be a number from 0"),
     ("laplacian_loss=-1", "laplacian_loss must be a weight of at least 0"),
+    ("fill_hinge=-0.5", "fill_hinge must be a weight of at least 0"),
+    ("hole_hinge=-2", "hole_hinge must be a weight of at least 0"),
     ("crop_sizes=[]", "crop_sizes must be a non-empty list"),
 ])
 def test_config_is_checked_before_anything_is_created(tmp_path, override, message):
