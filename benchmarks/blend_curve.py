@@ -9,6 +9,7 @@ Prints each α as it is done (about 25 s each on 2 cores), and writes them all t
 
     python benchmarks/blend_curve.py runs/stage12 curve.json             # the last 3 snapshots
     python benchmarks/blend_curve.py runs/stage11 curve.json --last 3 --alphas 0 0.1 0.3
+    python benchmarks/blend_curve.py runs/stage14 curve.json --start synthetic   # with the shipped weights
 """
 import argparse
 import json
@@ -31,6 +32,8 @@ p.add_argument("out", help="where the curve is written (JSON)")
 p.add_argument("--last", type=int, default=3, help="how many of the last snapshots are averaged (default 3)")
 p.add_argument("--alphas", type=float, nargs="+", default=[round(0.1 * i, 1) for i in range(11)])
 p.add_argument("--probe-count", type=int, default=20, help="probe images per kind (default 20)")
+p.add_argument("--start", help="blend with these weights instead of the run's init_weights ('synthetic': the shipped "
+                               "ones), e.g. when the run continued another run's candidate")
 args = p.parse_args()
 if not all(0 <= a <= 1 for a in args.alphas):  # before any model is loaded
     sys.exit(f"--alphas are shares of the fine-tuned weights: expected 0..1, got {args.alphas}")
@@ -39,7 +42,7 @@ run = Path(args.run_dir)
 snapshots = sorted(run.glob("snapshot_*.pth"))[-args.last:]
 if len(snapshots) < args.last:
     sys.exit(f"{run} has {len(snapshots)} snapshots; --last {args.last} needs that many (train with snapshots=true)")
-start = json.loads((run / "config.json").read_text()).get("init_weights")
+start = args.start or json.loads((run / "config.json").read_text()).get("init_weights")
 if not start:
     sys.exit(f"{run}/config.json names no init_weights: a blend needs the weights the run started from")
 print(f"blending the mean of {', '.join(s.name for s in snapshots)} with {start}", flush=True)

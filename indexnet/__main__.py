@@ -108,10 +108,13 @@ def cmd_export(args) -> int:
     check_output(args.out, inputs=(Path(args.run_dir) / "last.pth", *Path(args.run_dir).glob("snapshot_*.pth")))
     if args.wise_ft is not None and not args.average_last:
         raise ValueError("--wise-ft blends the average of the last snapshots: give --average-last N too")
+    if args.blend_with is not None and args.wise_ft is None:
+        raise ValueError("--blend-with names the weights --wise-ft blends with: give --wise-ft ALPHA too")
     if args.average_last:
         chosen = average_snapshots(args.run_dir, args.out, args.average_last, half=not args.fp32,
-                                   wise_ft=args.wise_ft)
-        blend = "" if args.wise_ft is None else f", {args.wise_ft:g} of it blended with the run's starting weights"
+                                   wise_ft=args.wise_ft, blend_with=args.blend_with)
+        start = args.blend_with or "the run's starting weights"
+        blend = "" if args.wise_ft is None else f", {args.wise_ft:g} of it blended with {start}"
         print(f"wrote {args.out} (the average of {', '.join(p.name for p in chosen)}{blend})")
         return 0
     iteration = export_run(args.run_dir, args.out, half=not args.fp32)
@@ -249,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wise-ft", type=float, metavar="ALPHA",
                    help="with --average-last: write ALPHA x that average + (1 - ALPHA) x the weights the run started "
                         "from (WiSE-FT, Wortsman et al. 2022)")
+    p.add_argument("--blend-with", metavar="WEIGHTS",
+                   help="with --wise-ft: blend with these weights instead of the run's starting ones (a file, or "
+                        "'synthetic' for the shipped weights), e.g. when the run continued another run's candidate")
     p.set_defaults(func=cmd_export)
 
     from .alphamatting import add_data_args

@@ -736,11 +736,13 @@ def export(model, ema, cfg: TrainConfig, iteration: int) -> None:
 
 
 def average_snapshots(run_dir: str | os.PathLike, out: str | os.PathLike, last: int, half: bool = True,
-                      wise_ft: float | None = None) -> list[Path]:
+                      wise_ft: float | None = None, blend_with: str | None = None) -> list[Path]:
     """Write the average of the run's last `last` snapshots (`TrainConfig.snapshots`) to `out`; returns them.
 
     wise_ft: α in (0, 1]: write α x that average + (1 - α) x the weights the run started from (its
-    `init_weights`), WiSE-FT's weight-space ensemble (`indexnet.checkpoint.average_models`)."""
+    `init_weights`), WiSE-FT's weight-space ensemble (`indexnet.checkpoint.average_models`).
+    blend_with: blend with these weights instead (anything `load_model` reads), e.g. the shipped ones when the
+    run continued another run's candidate."""
     snapshots = sorted(Path(run_dir).glob("snapshot_*.pth"))
     if last < 1 or len(snapshots) < last:
         raise ValueError(f"cannot average the last {last} snapshots of {run_dir}: it has {len(snapshots)} "
@@ -753,7 +755,7 @@ def average_snapshots(run_dir: str | os.PathLike, out: str | os.PathLike, last: 
     if not 0 < wise_ft <= 1:
         raise ValueError(f"wise_ft is the fine-tuned weights' share: expected a number in (0, 1], got {wise_ft}")
     config = Path(run_dir) / "config.json"
-    start = json.loads(config.read_text()).get("init_weights") if config.is_file() else None
+    start = blend_with or (json.loads(config.read_text()).get("init_weights") if config.is_file() else None)
     if not start:
         raise ValueError(f"{run_dir} did not start from a whole model (no init_weights in {config}): WiSE-FT "
                          "blends a fine-tuning run with the weights it started from")

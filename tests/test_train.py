@@ -403,6 +403,18 @@ def test_wise_ft_export_blends_the_snapshots_with_the_starting_weights(tmp_path,
         if v.is_floating_point():
             torch.testing.assert_close(v, 0.25 * (a[k] + b[k]) / 2 + 0.75 * c[k], msg=k)
     assert blend.meta["wise_ft"] == {"alpha": 0.25, "start": str(tmp_path / "start.pth")}
+    # --blend-with: other weights than the run's start (a run that continued another run's candidate)
+    other = IndexNetMatting(IndexNetConfig())
+    save_checkpoint(tmp_path / "other.pth", other, half=False)
+    assert main(["export", str(run), str(tmp_path / "blend2.pth"), "--average-last", "2", "--wise-ft", "0.5",
+                 "--blend-with", str(tmp_path / "other.pth"), "--fp32"]) == 0
+    d = other.state_dict()
+    for k, v in load_model(tmp_path / "blend2.pth").state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.5 * (a[k] + b[k]) / 2 + 0.5 * d[k], msg=k)
+    assert main(["export", str(run), str(tmp_path / "x.pth"), "--average-last", "2",
+                 "--blend-with", str(tmp_path / "other.pth")]) != 0
+    assert "give --wise-ft ALPHA too" in capsys.readouterr().err and not (tmp_path / "x.pth").exists()
     # Refused: an alpha outside (0, 1], --wise-ft alone, and a run that did not start from whole weights.
     assert main(["export", str(run), str(tmp_path / "x.pth"), "--average-last", "2", "--wise-ft", "1.5"]) != 0
     assert "expected a number in (0, 1]" in capsys.readouterr().err
