@@ -196,7 +196,7 @@ def matting_loss(
             and "hole" when above 0.
 
     Returns:
-        (total, {"alpha": weighted alpha term, "comp": weighted composition term[, "lap"]}); total is
+        (total, {"alpha": weighted alpha term, "comp": weighted composition term[, "lap", "fill", "hole"]}); total is
         their sum. These weighted terms are what MMagic logs as loss_alpha / loss_comp.
     """
     if weighting not in WEIGHTINGS:
