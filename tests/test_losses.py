@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from indexnet.losses import (alpha_loss, composition_loss, false_fill_loss, false_hole_loss, laplacian_loss, laplacian_pyramid, matting_loss,
-                             unknown_mask)
+from indexnet.losses import (alpha_loss, composition_loss, false_fill_loss, false_hole_loss, laplacian_loss,
+                             laplacian_pyramid, matting_loss, unknown_mask)
 
 
 @pytest.fixture(scope="module")
