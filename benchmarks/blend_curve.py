@@ -4,7 +4,7 @@ For α = 0, 0.1, ..., 1.0: α x the mean of the run's last N snapshots + (1 - α
 `python -m indexnet export RUN OUT --average-last N --wise-ft α` writes), scored only on data kept apart from every
 set that reports a result: the probe of other seeds (`HoleProbe(..., count=20, seed=2027)` per kind: pooled false
 holes and fills) and the synthetic validation split (64 images, scale 1: SAD). The rule: α is the largest for which
-the pooled fills are at most 1.2x the start's and the synthetic-validation SAD at most the start's.
+the pooled fills are at most 1.2x (--fill-ratio) the start's and the synthetic-validation SAD at most the start's.
 Prints each α as it is done (about 25 s each on 2 cores), and writes them all to OUT.json.
 
     python benchmarks/blend_curve.py runs/stage12 curve.json             # the last 3 snapshots
@@ -34,6 +34,8 @@ p.add_argument("--alphas", type=float, nargs="+", default=[round(0.1 * i, 1) for
 p.add_argument("--probe-count", type=int, default=20, help="probe images per kind (default 20)")
 p.add_argument("--start", help="blend with these weights instead of the run's init_weights ('synthetic': the shipped "
                                "ones), e.g. when the run continued another run's candidate")
+p.add_argument("--fill-ratio", type=float, default=1.2,
+               help="the rule's bound on the pooled fills, as a multiple of the start's (default 1.2; stage 17: 1.1)")
 args = p.parse_args()
 if not all(0 <= a <= 1 for a in args.alphas):  # before any model is loaded
     sys.exit(f"--alphas are shares of the fine-tuned weights: expected 0..1, got {args.alphas}")
@@ -74,6 +76,6 @@ for alpha in sorted(set(args.alphas)):
 
 if 0.0 in curve:
     ref = curve[0.0]
-    ok = [a for a in curve if a > 0 and curve[a]["fills"] <= 1.2 * ref["fills"]
+    ok = [a for a in curve if a > 0 and curve[a]["fills"] <= args.fill_ratio * ref["fills"]
           and curve[a]["synthetic_val_SAD"] <= ref["synthetic_val_SAD"]]
     print("the blended rule's α:", max(ok) if ok else "none (no α > 0 keeps both the fills and the synthetic set)")
