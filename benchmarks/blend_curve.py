@@ -39,6 +39,8 @@ p.add_argument("--fill-ratio", type=float, default=1.2,
 args = p.parse_args()
 if not all(0 <= a <= 1 for a in args.alphas):  # before any model is loaded
     sys.exit(f"--alphas are shares of the fine-tuned weights: expected 0..1, got {args.alphas}")
+if args.fill_ratio <= 0:
+    sys.exit(f"--fill-ratio bounds the fills as a multiple of the start's: expected a number > 0, got {args.fill_ratio}")
 
 run = Path(args.run_dir)
 snapshots = sorted(run.glob("snapshot_*.pth"))[-args.last:]
