@@ -82,6 +82,9 @@ class TrainConfig:
     # weights of the hinges on the probe's false fills and false holes (0: none; indexnet.losses.false_fill_loss)
     fill_hinge: float = 0.0
     hole_hinge: float = 0.0
+    # weight of the hinge on opaque pixels predicted see-through (true >= 0.9, predicted < 0.75; 0: none;
+    # indexnet.losses.softened_solid_loss)
+    solid_hinge: float = 0.0
     freeze_encoder_bn: bool = True
     pretrained_encoder: str | None = None  # torchvision mobilenet_v2 ImageNet weights: path or URL
     init_weights: str | None = None  # start from a whole model: anything load_model reads (fine-tuning)
@@ -262,7 +265,7 @@ def check_config(cfg: TrainConfig) -> None:
                  "resampled_holes"):
         if not (number(getattr(cfg, name)) and 0 <= getattr(cfg, name) <= 1):
             refuse(name, "a number from 0 to 1")
-    for name in ("laplacian_loss", "fill_hinge", "hole_hinge"):
+    for name in ("laplacian_loss", "fill_hinge", "hole_hinge", "solid_hinge"):
         if not (number(getattr(cfg, name)) and getattr(cfg, name) >= 0):
             refuse(name, "a weight of at least 0 (0: no such term)")
     if not (number(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):
@@ -666,7 +669,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
             pred = net(x)
         loss, parts = matting_loss(pred.float(), batch, weighting=cfg.loss_weighting,
                                    laplacian=cfg.laplacian_loss, fill_hinge=cfg.fill_hinge,
-                                   hole_hinge=cfg.hole_hinge)
+                                   hole_hinge=cfg.hole_hinge, solid_hinge=cfg.solid_hinge)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
         optimizer.zero_grad(set_to_none=True)

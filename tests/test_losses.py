@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from indexnet.losses import (alpha_loss, composition_loss, false_fill_loss, false_hole_loss, laplacian_loss,
-                             laplacian_pyramid, matting_loss, unknown_mask)
+                             laplacian_pyramid, matting_loss, softened_solid_loss, unknown_mask)
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +215,31 @@ def test_hinge_terms_are_added_by_their_weights():
     torch.testing.assert_close(total, total0 + parts["fill"] + parts["hole"])
     with pytest.raises(ValueError, match="fill_hinge must be a weight of at least 0"):
         matting_loss(pred, batch, fill_hinge=-1.0)
+
+
+def test_softened_solid_hinge_charges_only_opaque_pixels_predicted_below_three_quarters():
+    # true alpha by column: 1.0, 0.95, 0.9, 0.85 (not opaque), 0.3; all unknown but the last column
+    alpha = torch.tensor([1.0, 0.95, 0.9, 0.85, 0.3, 1.0]).view(1, 1, 1, 6).repeat(1, 1, 2, 1)
+    unknown = torch.ones_like(alpha)
+    unknown[..., 5] = 0.0
+    pred = torch.full_like(alpha, 0.75)
+    assert softened_solid_loss(pred, alpha, unknown).item() == 0.0  # 0.75 itself is not softened
+    pred = torch.full_like(alpha, 0.1)
+    # opaque unknown columns 0-2 each fall 0.65 short; averaged over the 5 unknown columns; column 3 (0.85)
+    # and the known column 5 (however wrong) are not charged
+    torch.testing.assert_close(softened_solid_loss(pred, alpha, unknown), torch.tensor(3 * 0.65 / 5))
+    pred[..., 1] = 0.6
+    torch.testing.assert_close(softened_solid_loss(pred, alpha, unknown), torch.tensor((2 * 0.65 + 0.15) / 5))
+    # it pushes only upward, and only those pixels
+    pred.requires_grad_(True)
+    softened_solid_loss(pred, alpha, unknown).backward()
+    assert (pred.grad[..., :3] < 0).all() and (pred.grad[..., 3:] == 0).all()
+    fg, bg = torch.rand(1, 3, 2, 6), torch.rand(1, 3, 2, 6)
+    batch = {"alpha": alpha, "fg": fg, "bg": bg, "merged": alpha * fg + (1 - alpha) * bg,
+             "trimap": torch.where(unknown > 0, 128.0, 255.0)}
+    total0, _ = matting_loss(pred.detach(), batch, weighting="alpha-heavy")
+    total, parts = matting_loss(pred.detach(), batch, weighting="alpha-heavy", solid_hinge=2.0)
+    torch.testing.assert_close(parts["solid"], 2.0 * softened_solid_loss(pred.detach(), alpha, unknown))
+    torch.testing.assert_close(total, total0 + parts["solid"])
+    with pytest.raises(ValueError, match="solid_hinge must be a weight of at least 0"):
+        matting_loss(pred, batch, solid_hinge=-0.5)

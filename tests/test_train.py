@@ -267,6 +267,7 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
     ("laplacian_loss=-1", "laplacian_loss must be a weight of at least 0"),
     ("fill_hinge=-0.5", "fill_hinge must be a weight of at least 0"),
     ("hole_hinge=-2", "hole_hinge must be a weight of at least 0"),
+    ("solid_hinge=-1", "solid_hinge must be a weight of at least 0"),
     ("crop_sizes=[]", "crop_sizes must be a non-empty list"),
 ])
 def test_config_is_checked_before_anything_is_created(tmp_path, override, message):
