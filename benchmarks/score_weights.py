@@ -7,6 +7,7 @@ Prints each as it is done, and writes them all to OUT.json.
     python benchmarks/score_weights.py runs/stage7/candidate.pth scores.json
     python benchmarks/score_weights.py indexnet/weights/indexnet_synthetic.pth shipped.json
 """
+import argparse
 import json
 import sys
 import time
@@ -20,11 +21,15 @@ from indexnet.foregrounds import BackgroundBank, HoleProbe, PROBE_KINDS  # noqa:
 from indexnet.inference import predict  # noqa: E402
 from indexnet.synthetic import make_sample  # noqa: E402
 
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("weights", help="anything load_model reads: a file, a URL or a registered name")
+parser.add_argument("out", help="where the scores are written (JSON)")
+args = parser.parse_args()
 S = REPO.parent / "shared" / "data"
-model = load_model(sys.argv[1])
-out = {"weights": sys.argv[1], "test_scale": model.test_scale}
+model = load_model(args.weights)
+out = {"weights": args.weights, "test_scale": model.test_scale}
 def save():
-    json.dump(out, open(sys.argv[2], "w"), indent=1)
+    json.dump(out, open(args.out, "w"), indent=1)
 t = time.time()
 val = evaluate(model, AlphamattingDataset(f"{S}/alphamatting"), progress=False)
 out["val"] = val.means
