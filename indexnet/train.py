@@ -86,6 +86,12 @@ class TrainConfig:
     # indexnet.losses.softened_solid_loss)
     solid_hinge: float = 0.0
     freeze_encoder_bn: bool = True
+    # False: the ASPP's BatchNorms (dconv_pp) train, with batch statistics, even when freeze_encoder_bn freezes
+    # the rest of the encoder. MMagic freezes them too, but they start from init statistics (mean 0, variance
+    # 1) that never normalise anything: under our stage-1 to -3 learning rates the ASPP's 1x1 bottleneck grew
+    # until every output sat at ReLU6's 0 or 6 (measured on the shipped weights: none of its outputs inside
+    # (0, 6) on GT13), so neither the ASPP nor MobileNetV2's layer7 has received a gradient since.
+    freeze_aspp_bn: bool = True
     pretrained_encoder: str | None = None  # torchvision mobilenet_v2 ImageNet weights: path or URL
     init_weights: str | None = None  # start from a whole model: anything load_model reads (fine-tuning)
     ema_decay: float = 0.0  # > 0 keeps an exponential moving average of the weights (exported if set)
@@ -430,17 +436,19 @@ def build_model(cfg: TrainConfig) -> IndexNetMatting:
     return model
 
 
-def set_train_mode(model: IndexNetMatting, freeze_encoder_bn: bool) -> None:
+def set_train_mode(model: IndexNetMatting, freeze_encoder_bn: bool, freeze_aspp_bn: bool = True) -> None:
     """Train mode, with every BN outside the decoder kept in eval mode if asked.
 
     MMagic freezes the BNs of its whole encoder module (MobileNetV2 layers, index blocks and
     ASPP); their affine parameters still train. It also keeps the ImageNet BN statistics
     meaningful (and the converted weights in `shared/pretrained` require it).
+    freeze_aspp_bn=False leaves the ASPP's BNs training (`TrainConfig.freeze_aspp_bn` says why).
     """
     model.train()
     if freeze_encoder_bn:
+        trained = ("decoder_layer", "pred") if freeze_aspp_bn else ("decoder_layer", "pred", "dconv_pp")
         for name, module in model.named_modules():
-            if isinstance(module, torch.nn.BatchNorm2d) and not name.startswith(("decoder_layer", "pred")):
+            if isinstance(module, torch.nn.BatchNorm2d) and not name.startswith(trained):
                 module.eval()
 
 
@@ -652,7 +660,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
     if rank == 0 and progress:
         from tqdm import tqdm
         bar = tqdm(total=cfg.iterations, initial=start, desc="train", dynamic_ncols=True)
-    set_train_mode(model, cfg.freeze_encoder_bn)
+    set_train_mode(model, cfg.freeze_encoder_bn, cfg.freeze_aspp_bn)
     t0, seen = time.perf_counter(), 0
     started = time.perf_counter()
     iteration = start
@@ -702,7 +710,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
                     save_checkpoint(out / f"snapshot_{iteration:06d}.pth", _eval_copy(model, ema, cfg.test_scale),
                                     half=cfg.export_half, meta={"iterations": iteration, "test_scale": cfg.test_scale,
                                                                 "weights": "ema" if ema is not None else "last"})
-                set_train_mode(model, cfg.freeze_encoder_bn)
+                set_train_mode(model, cfg.freeze_encoder_bn, cfg.freeze_aspp_bn)
                 t0, seen = time.perf_counter(), 0  # throughput excludes validation
             if iteration % cfg.checkpoint_every == 0 or iteration == end:
                 save_state(iteration)

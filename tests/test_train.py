@@ -430,3 +430,26 @@ def test_weighted_average_is_checked():
     with pytest.raises(ValueError, match="one non-negative weight per checkpoint"):
         from indexnet.checkpoint import average_models
         average_models(["a.pth", "b.pth"], [1.0])
+
+
+def test_aspp_bn_in_train_mode_lets_gradients_reach_the_aspp_and_layer7():
+    """The shipped weights' ASPP bottleneck is saturated (ReLU6 at 0 or 6 everywhere) under its frozen init BN
+    statistics: with MMagic's frozen encoder BNs no gradient gets through it (to the ASPP or layer7);
+    batch statistics (freeze_aspp_bn=False) let it through."""
+    from indexnet.train import set_train_mode
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 64, 64)
+    x[:, 3] = torch.rand(2, 64, 64)
+    for freeze_aspp_bn in (True, False):
+        model = load_model("synthetic")
+        set_train_mode(model, freeze_encoder_bn=True, freeze_aspp_bn=freeze_aspp_bn)
+        assert model.layer7[0].conv[1].training is False  # ImageNet statistics stay frozen either way
+        assert model.dconv_pp.bottleneck_conv[1].training is not freeze_aspp_bn
+        model(x).mean().backward()
+        dead = [name for name, p in model.named_parameters()
+                if name.startswith(("layer7", "dconv_pp")) and p.grad.abs().max() == 0]
+        if freeze_aspp_bn:
+            assert dead, "the shipped weights' ASPP passes gradients with frozen BNs: update this docstring"
+        else:
+            assert dead == []
