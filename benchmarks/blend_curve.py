@@ -10,6 +10,10 @@ Prints each α as it is done (about 25 s each on 2 cores), and writes them all t
     python benchmarks/blend_curve.py runs/stage12 curve.json             # the last 3 snapshots
     python benchmarks/blend_curve.py runs/stage11 curve.json --last 3 --alphas 0 0.1 0.3
     python benchmarks/blend_curve.py runs/stage14 curve.json --start synthetic   # with the shipped weights
+    python benchmarks/blend_curve.py runs/stage19 parts.json --parts 1,0,0 0,0,1  # part by part (no rule)
+
+--parts blends each part at its own α: MobileNetV2 layers (layer0-layer7, with the ASPP), index blocks, decoder
+(decoder_layer*, pred); checkpoints/README.md, stage 21, has such a table.
 """
 import argparse
 import json
@@ -36,7 +40,15 @@ p.add_argument("--start", help="blend with these weights instead of the run's in
                                "ones), e.g. when the run continued another run's candidate")
 p.add_argument("--fill-ratio", type=float, default=1.2,
                help="the rule's bound on the pooled fills, as a multiple of the start's (default 1.2; stage 17: 1.1)")
+p.add_argument("--parts", nargs="+", metavar="M,I,D",
+               help="instead of --alphas: α of the MobileNetV2 layers (and ASPP), index blocks and decoder, e.g. 1,0,0")
 args = p.parse_args()
+try:
+    parts = [tuple(float(a) for a in spec.split(",")) for spec in args.parts or []]
+except ValueError:
+    sys.exit(f"--parts takes three comma-separated shares per blend (MobileNetV2,index,decoder), got {args.parts}")
+if any(len(t) != 3 or not all(0 <= a <= 1 for a in t) for t in parts):
+    sys.exit(f"--parts takes three shares from 0 to 1 per blend (MobileNetV2,index,decoder), got {args.parts}")
 if not all(0 <= a <= 1 for a in args.alphas):  # before any model is loaded
     sys.exit(f"--alphas are shares of the fine-tuned weights: expected 0..1, got {args.alphas}")
 if args.fill_ratio <= 0:
@@ -58,9 +70,17 @@ bank = BackgroundBank([S / "backgrounds" / "coco", S / "backgrounds" / "bsds500"
 probes = {k: [HoleProbe(bank, k, count=args.probe_count, seed=2027)[i] for i in range(args.probe_count)]
           for k in PROBE_KINDS}
 synthetic_val = [make_sample(i, "val", 320) for i in range(64)]
+
+
+def part(key: str) -> int:
+    """0: MobileNetV2 layers and ASPP, 1: index blocks, 2: decoder."""
+    return 2 if key.startswith(("decoder_layer", "pred")) else 1 if key.startswith("index") else 0
+
+
 curve = {}
-for alpha in sorted(set(args.alphas)):
-    model.load_state_dict({k: (alpha * fine[k].double() + (1 - alpha) * v.double()).to(v.dtype)
+for alpha in parts or sorted(set(args.alphas)):
+    shares = {k: alpha[part(k)] if parts else alpha for k in base}
+    model.load_state_dict({k: (shares[k] * fine[k].double() + (1 - shares[k]) * v.double()).to(v.dtype)
                            if v.is_floating_point() else v for k, v in base.items()})
     holes = fills = unknown = 0
     for kind in PROBE_KINDS:
@@ -70,13 +90,15 @@ for alpha in sorted(set(args.alphas)):
         fills += sum(r["false_fills"] * r["unknown"] for r in rows)
     sad = evaluate(None, synthetic_val, progress=False,
                    predict_fn=lambda image, trimap: predict(model, image, trimap, size_mode="pad", scale=1.0))
-    curve[alpha] = {"holes": holes / unknown, "fills": fills / unknown, "synthetic_val_SAD": sad.means["SAD"]}
-    print(f"α {alpha:.1f}: holes {100 * holes / unknown:.1f}%, fills {100 * fills / unknown:.2f}%, "
+    name = ",".join(f"{a:g}" for a in alpha) if parts else f"{alpha:.1f}"
+    curve[name if parts else alpha] = {"holes": holes / unknown, "fills": fills / unknown,
+                                       "synthetic_val_SAD": sad.means["SAD"]}
+    print(f"α {name}: holes {100 * holes / unknown:.1f}%, fills {100 * fills / unknown:.2f}%, "
           f"synthetic-val SAD {sad.means['SAD']:.4f}", flush=True)
     json.dump({"run": str(run), "snapshots": [s.name for s in snapshots], "start": start, "curve": curve},
               open(args.out, "w"), indent=1)
 
-if 0.0 in curve:
+if 0.0 in curve and not parts:
     ref = curve[0.0]
     ok = [a for a in curve if a > 0 and curve[a]["fills"] <= args.fill_ratio * ref["fills"]
           and curve[a]["synthetic_val_SAD"] <= ref["synthetic_val_SAD"]]
