@@ -14,7 +14,7 @@ import torch
 
 from indexnet.checkpoint import load_model, save_checkpoint
 from indexnet.model import ENCODER_LAYERS, IndexNetConfig, IndexNetMatting, torchvision_mobilenet_v2_to_ours
-from indexnet.train import PRESETS, TrainConfig, build_model, build_optimizer, parse_overrides, train
+from indexnet.train import PRESETS, TrainConfig, build_model, build_optimizer, parse_overrides, set_train_mode, train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["data=synthetic", "out_size=64", "crop_sizes=[64,96]", "batch_size=2", "num_workers=0", "val_data=null",
@@ -436,8 +436,6 @@ def test_aspp_bn_in_train_mode_lets_gradients_reach_the_aspp_and_layer7():
     """The shipped weights' ASPP bottleneck is saturated (ReLU6 at 0 or 6 everywhere) under its frozen init BN
     statistics: with MMagic's frozen encoder BNs no gradient gets through it (to the ASPP or layer7);
     batch statistics (freeze_aspp_bn=False) let it through."""
-    from indexnet.train import set_train_mode
-
     torch.manual_seed(0)
     x = torch.randn(2, 4, 64, 64)
     x[:, 3] = torch.rand(2, 64, 64)
