@@ -452,6 +452,36 @@ def set_train_mode(model: IndexNetMatting, freeze_encoder_bn: bool, freeze_aspp_
                 module.eval()
 
 
+@torch.no_grad()
+def measure_bn_statistics(model: IndexNetMatting, inputs, prefixes: tuple[str, ...] = ("dconv_pp",)) -> int:
+    """Replace the running statistics of the BatchNorms under `prefixes` by their mean over `inputs` (N x 4 x H x W
+    network inputs, N >= 2: the ASPP's image-pooling branch sees one value per channel and image), the rest of the
+    model in eval mode; returns how many BNs were measured.
+
+    Why: weights trained with `freeze_aspp_bn=True` carry the ASPP's init statistics (mean 0, variance 1), which a
+    blend with weights trained with live statistics would average with real ones. Measured first, both ends of
+    the blend hold statistics of real inputs (the cumulative mean of SWA's `update_bn`, not a momentum average)."""
+    bns = [m for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d) and name.startswith(prefixes)]
+    if not bns:
+        raise ValueError(f"no BatchNorm2d under {prefixes} in this model: nothing to measure")
+    was_training, momenta = model.training, [bn.momentum for bn in bns]
+    model.eval()
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over every input
+        bn.train()
+    seen = 0
+    for x in inputs:
+        model(x)
+        seen += 1
+    for bn, momentum in zip(bns, momenta):
+        bn.momentum = momentum
+    model.train(was_training)
+    if not seen:
+        raise ValueError("measure_bn_statistics needs at least one input; got none")
+    return len(bns)
+
+
 def build_optimizer(model: IndexNetMatting, cfg: TrainConfig):
     encoder = {id(p) for m in model.encoder_modules() for p in m.parameters()}
     groups = [{"params": [p for p in model.parameters() if id(p) in encoder], "lr": cfg.lr * cfg.encoder_lr_mult},

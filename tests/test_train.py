@@ -14,7 +14,8 @@ import torch
 
 from indexnet.checkpoint import load_model, save_checkpoint
 from indexnet.model import ENCODER_LAYERS, IndexNetConfig, IndexNetMatting, torchvision_mobilenet_v2_to_ours
-from indexnet.train import PRESETS, TrainConfig, build_model, build_optimizer, parse_overrides, set_train_mode, train
+from indexnet.train import (PRESETS, TrainConfig, build_model, build_optimizer, measure_bn_statistics, parse_overrides,
+                           set_train_mode, train)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["data=synthetic", "out_size=64", "crop_sizes=[64,96]", "batch_size=2", "num_workers=0", "val_data=null",
@@ -451,3 +452,28 @@ def test_aspp_bn_in_train_mode_lets_gradients_reach_the_aspp_and_layer7():
             assert dead, "the shipped weights' ASPP passes gradients with frozen BNs: update this docstring"
         else:
             assert dead == []
+
+
+def test_measure_bn_statistics_takes_the_inputs_statistics_and_leaves_the_rest():
+    """The ASPP's BNs end with the mean (and unbiased variance) of what reaches them over all inputs; every other
+    BN keeps its statistics, momenta are restored, and an empty input list is refused."""
+    torch.manual_seed(0)
+    model = load_model("synthetic")
+    bn = model.dconv_pp.bottleneck_conv[1]
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k and not k.startswith("dconv_pp")}
+    inputs = [torch.randn(2, 4, 64, 64), torch.randn(2, 4, 96, 64)]  # >1 per batch: the ASPP pools to 1x1
+    seen = []
+    hook = bn.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    assert measure_bn_statistics(model, inputs) == sum(1 for n, m in model.named_modules()
+                                                        if n.startswith("dconv_pp") and isinstance(m, torch.nn.BatchNorm2d))
+    hook.remove()
+    means = [t.mean(dim=(0, 2, 3)) for t in seen]
+    assert torch.allclose(bn.running_mean, (means[0] + means[1]) / 2, atol=1e-5)
+    variances = [t.var(dim=(0, 2, 3), unbiased=True) for t in seen]
+    assert torch.allclose(bn.running_var, (variances[0] + variances[1]) / 2, rtol=1e-4, atol=1e-5)
+    assert bn.momentum == 0.1 and not model.training and not bn.training
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    with pytest.raises(ValueError, match="at least one input"):
+        measure_bn_statistics(model, [])
+    with pytest.raises(ValueError, match="no BatchNorm2d under"):
+        measure_bn_statistics(model, inputs, prefixes=("nothing_here",))
