@@ -477,3 +477,26 @@ def test_measure_bn_statistics_takes_the_inputs_statistics_and_leaves_the_rest()
         measure_bn_statistics(model, [])
     with pytest.raises(ValueError, match="no BatchNorm2d under"):
         measure_bn_statistics(model, inputs, prefixes=("nothing_here",))
+
+
+def test_decoder_lr_mult_zero_freezes_the_decoder_and_trains_the_rest(tmp_path):
+    """decoder_lr_mult=0: two iterations leave every decoder tensor (weights and BN statistics) as it was, while the
+    MobileNetV2 layers, index blocks and ASPP move; at 1 the decoder moves too."""
+    init = tmp_path / "init.pth"
+    save_checkpoint(init, IndexNetMatting(IndexNetConfig()), half=False)
+    before = load_model(init).state_dict()
+    for mult in (0, 1):
+        out = tmp_path / f"run{mult}"
+        cfg = parse_overrides(PRESETS["synthetic"], TINY + ["iterations=2", "lr=1e-2", "encoder_lr_mult=1",
+                                                            "ema_decay=0", f"decoder_lr_mult={mult}",
+                                                            f"out_dir={out}", f"init_weights={init}",
+                                                            "pretrained_encoder=null"])
+        train(cfg, progress=False)
+        after = torch.load(out / "last.pth", weights_only=False)["model"]
+        moved = {k for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])}
+        decoder = {k for k in before if k.startswith(("decoder_layer", "pred"))}
+        assert (moved & decoder == set()) is (mult == 0), sorted(moved & decoder)[:3]
+        for part in ("layer", "index", "dconv_pp"):
+            assert any(k.startswith(part) for k in moved), part
+    with pytest.raises(ValueError, match="decoder_lr_mult"):
+        train(parse_overrides(cfg, ["decoder_lr_mult=2", f"out_dir={tmp_path / 'bad'}"]), progress=False)
