@@ -454,15 +454,11 @@ def set_train_mode(model: IndexNetMatting, freeze_encoder_bn: bool, freeze_aspp_
     freeze_decoder=True keeps the decoder's BNs in eval mode too (`TrainConfig.decoder_lr_mult` = 0).
     """
     model.train()
-    if freeze_encoder_bn:
-        trained = DECODER if freeze_aspp_bn else DECODER + ("dconv_pp",)
-        for name, module in model.named_modules():
-            if isinstance(module, torch.nn.BatchNorm2d) and not name.startswith(trained):
-                module.eval()
-    if freeze_decoder:
-        for name, module in model.named_modules():
-            if isinstance(module, torch.nn.BatchNorm2d) and name.startswith(DECODER):
-                module.eval()
+    trained = DECODER if freeze_aspp_bn else DECODER + ("dconv_pp",)
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.BatchNorm2d) and (freeze_encoder_bn and not name.startswith(trained)
+                                                         or freeze_decoder and name.startswith(DECODER)):
+            module.eval()
 
 
 @torch.no_grad()
@@ -500,8 +496,8 @@ def build_optimizer(model: IndexNetMatting, cfg: TrainConfig):
     with requires_grad off, at 0) and the rest (index blocks, ASPP: lr)."""
     encoder = {id(p) for m in model.encoder_modules() for p in m.parameters()}
     decoder = {id(p) for name, p in model.named_parameters() if name.startswith(DECODER)}
-    for name, p in model.named_parameters():
-        if name.startswith(DECODER):
+    for p in model.parameters():
+        if id(p) in decoder:
             p.requires_grad_(cfg.decoder_lr_mult > 0)
     groups = [{"params": [p for p in model.parameters() if id(p) in encoder], "lr": cfg.lr * cfg.encoder_lr_mult},
               {"params": [p for p in model.parameters() if id(p) not in encoder | decoder], "lr": cfg.lr}]
