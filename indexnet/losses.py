@@ -211,6 +211,7 @@ def matting_loss(
         fill_hinge, hole_hinge: weights of `false_fill_loss` and `false_hole_loss`, added as parts "fill"
             and "hole" when above 0.
         solid_hinge: weight of `softened_solid_loss`, added as part "solid" when above 0.
+        The batch may carry ``hinged`` (N, 0 or 1): the samples the three hinges charge (default: all).
 
     Returns:
         (total, {"alpha": weighted alpha term, "comp": weighted composition term[, "lap", "fill", "hole",
@@ -232,10 +233,13 @@ def matting_loss(
     parts = {"alpha": loss_alpha, "comp": loss_comp}
     if laplacian > 0:
         parts["lap"] = laplacian * laplacian_loss(pred, batch["alpha"], unknown)
+    # the hinges charge only the samples marked "hinged" (1) when the batch says: a sample marked 0 counts as a
+    # hinge loss of 0 in the batch mean, so a hinged sample weighs as it would in a batch of hinged ones
+    hinged = unknown if "hinged" not in batch else unknown * batch["hinged"].to(unknown).view(-1, 1, 1, 1)
     if fill_hinge > 0:
-        parts["fill"] = fill_hinge * false_fill_loss(pred, batch["alpha"], unknown)
+        parts["fill"] = fill_hinge * false_fill_loss(pred, batch["alpha"], hinged)
     if hole_hinge > 0:
-        parts["hole"] = hole_hinge * false_hole_loss(pred, batch["alpha"], unknown)
+        parts["hole"] = hole_hinge * false_hole_loss(pred, batch["alpha"], hinged)
     if solid_hinge > 0:
-        parts["solid"] = solid_hinge * softened_solid_loss(pred, batch["alpha"], unknown)
+        parts["solid"] = solid_hinge * softened_solid_loss(pred, batch["alpha"], hinged)
     return sum(parts.values()), parts

@@ -89,6 +89,10 @@ class TrainConfig:
     # weight of the hinge on opaque pixels predicted see-through (true >= 0.9, predicted < 0.75; 0: none;
     # indexnet.losses.softened_solid_loss)
     solid_hinge: float = 0.0
+    # the mix sources whose samples the three hinges charge (null: every sample). Why (issue 16, stage 24's
+    # table): the hinges cost the validation, and on GT13 the fine-tunes made opaque leaves lighter; limited to
+    # ["holes"], they act on the material the probe measures and leave real photographs to the alpha losses
+    hinge_sources: tuple[str, ...] | None = None
     freeze_encoder_bn: bool = True
     # False: the ASPP's BatchNorms (dconv_pp) train, with batch statistics, even when freeze_encoder_bn freezes
     # the rest of the encoder. MMagic freezes them too, but they start from init statistics (mean 0, variance
@@ -278,6 +282,13 @@ def check_config(cfg: TrainConfig) -> None:
     for name in ("laplacian_loss", "fill_hinge", "hole_hinge", "solid_hinge"):
         if not (number(getattr(cfg, name)) and getattr(cfg, name) >= 0):
             refuse(name, "a weight of at least 0 (0: no such term)")
+    if cfg.hinge_sources is not None:
+        from .foregrounds import DEFAULT_MIX
+        if not (isinstance(cfg.hinge_sources, (list, tuple)) and cfg.hinge_sources
+                and all(name in DEFAULT_MIX for name in cfg.hinge_sources)):
+            refuse("hinge_sources", f"null (every sample) or a non-empty list of mix sources ({', '.join(DEFAULT_MIX)})")
+        if cfg.data != "mix" or cfg.augment_on != "cpu":
+            refuse("hinge_sources", 'null unless data="mix" and augment_on="cpu" (only they tell samples\' sources)')
     if not (number(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):
         refuse("ema_decay", "a number from 0 (no average) up to, not including, 1")
     if not (cfg.time_budget_s is None or (number(cfg.time_budget_s) and cfg.time_budget_s > 0)):
@@ -350,7 +361,11 @@ def build_datasets(cfg: TrainConfig):
     pipeline = data.PIPELINES[cfg.pipeline]
 
     def transform(sample, rng):
-        return data.to_tensors(pipeline(sample, rng, crop_sizes=cfg.crop_sizes, out_size=cfg.out_size))
+        source = sample.get("source")
+        tensors = data.to_tensors(pipeline(sample, rng, crop_sizes=cfg.crop_sizes, out_size=cfg.out_size))
+        if cfg.hinge_sources is not None:  # which samples the hinges charge (losses.matting_loss reads "hinged")
+            tensors["hinged"] = torch.tensor(float(source in cfg.hinge_sources))
+        return tensors
 
     if cfg.data == "synthetic":
         from .synthetic import SyntheticMatting

@@ -217,6 +217,25 @@ def test_hinge_terms_are_added_by_their_weights():
         matting_loss(pred, batch, fill_hinge=-1.0)
 
 
+def test_hinges_charge_only_the_samples_marked_hinged():
+    pred, batch = random_batch(n=3)
+    weights = dict(fill_hinge=3.0, hole_hinge=1.0, solid_hinge=2.0)
+    total, parts = matting_loss(pred, batch, **weights)
+    same_total, same = matting_loss(pred, {**batch, "hinged": torch.ones(3)}, **weights)
+    torch.testing.assert_close(same_total, total)  # all marked: as no mark
+    # only sample 1 marked: each hinge is that sample's own hinge over the batch of three
+    marked = pred.clone().requires_grad_(True)
+    _, one = matting_loss(marked, {**batch, "hinged": torch.tensor([0.0, 1.0, 0.0])}, **weights)
+    for name in ("fill", "hole", "solid"):
+        _, alone = matting_loss(pred[1:2], {k: v[1:2] for k, v in batch.items()}, **weights)
+        torch.testing.assert_close(one[name], alone[name] / 3)
+        assert 0 < one[name] < parts[name]
+    # and the others get no gradient from them; the alpha and composition terms are untouched
+    (one["fill"] + one["hole"] + one["solid"]).backward()
+    assert marked.grad[[0, 2]].abs().sum() == 0 and marked.grad[1].abs().sum() > 0
+    torch.testing.assert_close(one["alpha"], parts["alpha"])
+
+
 def test_softened_solid_hinge_charges_only_opaque_pixels_predicted_below_three_quarters():
     # true alpha by column: 1.0, 0.95, 0.9, 0.85 (not opaque), 0.3; all unknown but the last column
     alpha = torch.tensor([1.0, 0.95, 0.9, 0.85, 0.3, 1.0]).view(1, 1, 1, 6).repeat(1, 1, 2, 1)

@@ -9,12 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from indexnet.checkpoint import load_model, save_checkpoint
 from indexnet.model import ENCODER_LAYERS, IndexNetConfig, IndexNetMatting, torchvision_mobilenet_v2_to_ours
-from indexnet.train import (PRESETS, TrainConfig, build_model, build_optimizer, measure_bn_statistics, parse_overrides,
+from indexnet.train import (PRESETS, TrainConfig, build_datasets, build_model, build_optimizer, measure_bn_statistics,
+                           parse_overrides,
                            set_train_mode, train)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -270,6 +272,9 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
     ("hole_hinge=-2", "hole_hinge must be a weight of at least 0"),
     ("solid_hinge=-1", "solid_hinge must be a weight of at least 0"),
     ("crop_sizes=[]", "crop_sizes must be a non-empty list"),
+    ('hinge_sources=["hair"]', "hinge_sources must be null (every sample) or a non-empty list of mix sources"),
+    ("hinge_sources=[]", "hinge_sources must be null (every sample) or a non-empty list"),
+    ('hinge_sources=["holes"]', 'hinge_sources must be null unless data="mix" and augment_on="cpu"'),
 ])
 def test_config_is_checked_before_anything_is_created(tmp_path, override, message):
     out = tmp_path / "run"
@@ -500,3 +505,21 @@ def test_decoder_lr_mult_zero_freezes_the_decoder_and_trains_the_rest(tmp_path):
             assert any(k.startswith(part) for k in moved), part
     with pytest.raises(ValueError, match="decoder_lr_mult"):
         train(parse_overrides(cfg, ["decoder_lr_mult=2", f"out_dir={tmp_path / 'bad'}"]), progress=False)
+
+
+def test_hinge_sources_mark_each_training_sample_by_its_source(tmp_path):
+    """hinge_sources=["holes"]: holey samples carry hinged=1, synthetic ones 0 (losses.matting_loss reads it); unset,
+    the batch has no mark and the hinges charge every sample."""
+    import cv2
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        cv2.imwrite(str(tmp_path / f"bg{k}.png"), rng.integers(0, 256, (90, 120, 3), dtype=np.uint8))
+    mix = ["data=mix", f"bg_dir={tmp_path}", 'mix={"holes":1,"synthetic":1}', "val_data=null", "out_size=64",
+           "crop_sizes=[64]", "fg_dir=null", "object_photos=null"]
+    stream, _ = build_datasets(parse_overrides(PRESETS["real"], mix + ['hinge_sources=["holes"]']))
+    unmarked, _ = build_datasets(parse_overrides(PRESETS["real"], mix))
+    marks = [stream[k]["hinged"].item() for k in range(8)]
+    sources = [stream.base[int(stream._perm[k])]["source"] for k in range(8)]  # the stream's first pass
+    assert {"holes", "synthetic"} <= set(sources)
+    assert marks == [float(s == "holes") for s in sources]
+    assert "hinged" not in unmarked[0]
