@@ -192,6 +192,10 @@ def softened_solid_loss(pred: torch.Tensor, alpha: torch.Tensor, unknown: torch.
     return _sample_wise_mean(F.relu(SOFT_BELOW - pred) * opaque, unknown, channels_in_count=1)
 
 
+# the hinges in the order of a batch's per-hinge ``hinged`` columns (TrainConfig.hinge_sources as a dict)
+HINGES = ("fill", "hole", "solid")
+
+
 def matting_loss(
     pred: torch.Tensor, batch: dict[str, torch.Tensor], weighting: str = "mmagic", laplacian: float = 0.0,
     fill_hinge: float = 0.0, hole_hinge: float = 0.0, solid_hinge: float = 0.0,
@@ -211,7 +215,8 @@ def matting_loss(
         fill_hinge, hole_hinge: weights of `false_fill_loss` and `false_hole_loss`, added as parts "fill"
             and "hole" when above 0.
         solid_hinge: weight of `softened_solid_loss`, added as part "solid" when above 0.
-        The batch may carry ``hinged`` (N, 0 or 1): the samples the three hinges charge (default: all).
+        The batch may carry ``hinged``, 0 or 1 per sample: the samples the hinges charge (default: all), either
+        (N,) for all three hinges or (N, 3) for the fill, hole and solid hinges each.
 
     Returns:
         (total, {"alpha": weighted alpha term, "comp": weighted composition term[, "lap", "fill", "hole",
@@ -235,11 +240,15 @@ def matting_loss(
         parts["lap"] = laplacian * laplacian_loss(pred, batch["alpha"], unknown)
     # the hinges charge only the samples marked "hinged" (1) when the batch says: a sample marked 0 counts as a
     # hinge loss of 0 in the batch mean, so a hinged sample weighs as it would in a batch of hinged ones
-    hinged = unknown if "hinged" not in batch else unknown * batch["hinged"].to(unknown).view(-1, 1, 1, 1)
+    hinged = {name: unknown for name in HINGES}
+    if "hinged" in batch:
+        marks = batch["hinged"].to(unknown)
+        marks = marks.view(-1, 1).expand(-1, len(HINGES)) if marks.dim() == 1 else marks
+        hinged = {name: unknown * marks[:, i].view(-1, 1, 1, 1) for i, name in enumerate(HINGES)}
     if fill_hinge > 0:
-        parts["fill"] = fill_hinge * false_fill_loss(pred, batch["alpha"], hinged)
+        parts["fill"] = fill_hinge * false_fill_loss(pred, batch["alpha"], hinged["fill"])
     if hole_hinge > 0:
-        parts["hole"] = hole_hinge * false_hole_loss(pred, batch["alpha"], hinged)
+        parts["hole"] = hole_hinge * false_hole_loss(pred, batch["alpha"], hinged["hole"])
     if solid_hinge > 0:
-        parts["solid"] = solid_hinge * softened_solid_loss(pred, batch["alpha"], hinged)
+        parts["solid"] = solid_hinge * softened_solid_loss(pred, batch["alpha"], hinged["solid"])
     return sum(parts.values()), parts

@@ -91,8 +91,11 @@ class TrainConfig:
     solid_hinge: float = 0.0
     # the mix sources whose samples the three hinges charge (null: every sample). Why (issue 16, stage 24's
     # table): the hinges cost the validation, and on GT13 the fine-tunes made opaque leaves lighter; limited to
-    # ["holes"], they act on the material the probe measures and leave real photographs to the alpha losses
-    hinge_sources: tuple[str, ...] | None = None
+    # ["holes"], they act on the material the probe measures and leave real photographs to the alpha losses.
+    # A dict gives each hinge its own list ({"fill": [...], "hole": [...], "solid": [...]}; a hinge left out or
+    # null charges every sample): stage 32 puts the solid hinge on the real photographs too, where GT13's
+    # opaque leaves came out see-through
+    hinge_sources: tuple[str, ...] | dict | None = None
     freeze_encoder_bn: bool = True
     # False: the ASPP's BatchNorms (dconv_pp) train, with batch statistics, even when freeze_encoder_bn freezes
     # the rest of the encoder. MMagic freezes them too, but they start from init statistics (mean 0, variance
@@ -284,9 +287,20 @@ def check_config(cfg: TrainConfig) -> None:
             refuse(name, "a weight of at least 0 (0: no such term)")
     if cfg.hinge_sources is not None:
         from .foregrounds import DEFAULT_MIX
-        if not (isinstance(cfg.hinge_sources, (list, tuple)) and cfg.hinge_sources
-                and all(name in DEFAULT_MIX for name in cfg.hinge_sources)):
-            refuse("hinge_sources", f"null (every sample) or a non-empty list of mix sources ({', '.join(DEFAULT_MIX)})")
+        from .losses import HINGES
+        sources_list = f"a non-empty list of mix sources ({', '.join(DEFAULT_MIX)})"
+
+        def is_sources(value):
+            return (isinstance(value, (list, tuple)) and len(value) > 0
+                    and all(isinstance(name, str) and name in DEFAULT_MIX for name in value))
+
+        if isinstance(cfg.hinge_sources, dict):
+            if not (cfg.hinge_sources and set(cfg.hinge_sources) <= set(HINGES)
+                    and all(v is None or is_sources(v) for v in cfg.hinge_sources.values())):
+                refuse("hinge_sources", f"a dict from hinges ({', '.join(HINGES)}) to null or {sources_list}")
+        elif not is_sources(cfg.hinge_sources):
+            refuse("hinge_sources", f"null (every sample), {sources_list}, or a dict of such lists by hinge "
+                                    f"({', '.join(HINGES)})")
         if cfg.data != "mix" or cfg.augment_on != "cpu":
             refuse("hinge_sources", 'null unless data="mix" and augment_on="cpu" (only they tell samples\' sources)')
     if not (number(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):
@@ -352,6 +366,16 @@ class StreamSampler(Sampler):
             i += 1
 
 
+def hinge_marks(hinge_sources, source: str) -> torch.Tensor:
+    """Whether the hinges charge a sample from ``source``: a 0/1 scalar for a list of sources, or one 0/1 per
+    hinge (losses.HINGES) for a dict of lists by hinge (a hinge left out or null charges every sample)."""
+    from .losses import HINGES
+    if isinstance(hinge_sources, dict):
+        return torch.tensor([float(hinge_sources.get(name) is None or source in hinge_sources[name])
+                             for name in HINGES])
+    return torch.tensor(float(source in hinge_sources))
+
+
 def build_datasets(cfg: TrainConfig):
     """(training stream, validation dataset or None) for a config."""
     from . import data
@@ -364,7 +388,7 @@ def build_datasets(cfg: TrainConfig):
         source = sample.get("source")
         tensors = data.to_tensors(pipeline(sample, rng, crop_sizes=cfg.crop_sizes, out_size=cfg.out_size))
         if cfg.hinge_sources is not None:  # which samples the hinges charge (losses.matting_loss reads "hinged")
-            tensors["hinged"] = torch.tensor(float(source in cfg.hinge_sources))
+            tensors["hinged"] = hinge_marks(cfg.hinge_sources, source)
         return tensors
 
     if cfg.data == "synthetic":

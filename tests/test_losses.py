@@ -236,6 +236,20 @@ def test_hinges_charge_only_the_samples_marked_hinged():
     torch.testing.assert_close(one["alpha"], parts["alpha"])
 
 
+def test_each_hinge_charges_the_samples_its_own_column_marks():
+    """hinged of shape (N, 3): columns fill, hole, solid; a hinge marked for no sample is 0, one marked for all
+    is as unmarked."""
+    pred, batch = random_batch(n=3)
+    weights = dict(fill_hinge=3.0, hole_hinge=1.0, solid_hinge=2.0)
+    _, parts = matting_loss(pred, batch, **weights)
+    marks = torch.tensor([[0.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])  # no fill, hole all, solid sample 0
+    _, per = matting_loss(pred, {**batch, "hinged": marks}, **weights)
+    assert per["fill"] == 0
+    torch.testing.assert_close(per["hole"], parts["hole"])
+    _, first = matting_loss(pred[:1], {k: v[:1] for k, v in batch.items()}, **weights)
+    torch.testing.assert_close(per["solid"], first["solid"] / 3)
+
+
 def test_softened_solid_hinge_charges_only_opaque_pixels_predicted_below_three_quarters():
     # true alpha by column: 1.0, 0.95, 0.9, 0.85 (not opaque), 0.3; all unknown but the last column
     alpha = torch.tensor([1.0, 0.95, 0.9, 0.85, 0.3, 1.0]).view(1, 1, 1, 6).repeat(1, 1, 2, 1)

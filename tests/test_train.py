@@ -272,9 +272,12 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
     ("hole_hinge=-2", "hole_hinge must be a weight of at least 0"),
     ("solid_hinge=-1", "solid_hinge must be a weight of at least 0"),
     ("crop_sizes=[]", "crop_sizes must be a non-empty list"),
-    ('hinge_sources=["hair"]', "hinge_sources must be null (every sample) or a non-empty list of mix sources"),
-    ("hinge_sources=[]", "hinge_sources must be null (every sample) or a non-empty list"),
+    ('hinge_sources=["hair"]', "hinge_sources must be null (every sample), a non-empty list of mix sources (real, holes, objects, synthetic)"),
+    ("hinge_sources=[]", "hinge_sources must be null (every sample), a non-empty list"),
     ('hinge_sources=["holes"]', 'hinge_sources must be null unless data="mix" and augment_on="cpu"'),
+    ('hinge_sources={"edge":["holes"]}', "hinge_sources must be a dict from hinges (fill, hole, solid) to null or"),
+    ('hinge_sources={"fill":["hair"]}', "hinge_sources must be a dict from hinges (fill, hole, solid) to null or"),
+    ('hinge_sources={}', "hinge_sources must be a dict from hinges"),
 ])
 def test_config_is_checked_before_anything_is_created(tmp_path, override, message):
     out = tmp_path / "run"
@@ -523,3 +526,7 @@ def test_hinge_sources_mark_each_training_sample_by_its_source(tmp_path):
     assert {"holes", "synthetic"} <= set(sources)
     assert marks == [float(s == "holes") for s in sources]
     assert "hinged" not in unmarked[0]
+    # a dict: each hinge its own sources (fill on holes; solid on holes and synthetic; hole, left out, on all)
+    per_hinge, _ = build_datasets(parse_overrides(PRESETS["real"], mix + [
+        'hinge_sources={"fill":["holes"],"solid":["holes","synthetic"]}']))
+    assert [per_hinge[k]["hinged"].tolist() for k in range(8)] == [[float(s == "holes"), 1.0, 1.0] for s in sources]
