@@ -86,6 +86,9 @@ class TrainConfig:
     # weights of the hinges on the probe's false fills and false holes (0: none; indexnet.losses.false_fill_loss)
     fill_hinge: float = 0.0
     hole_hinge: float = 0.0
+    # pixels within this many px of a truly solid one are not charged by the fill hinge (0: every clear pixel;
+    # stage 34: an outline a pixel too wide is half the probe's fills, and eroding every edge costs real photos)
+    fill_hinge_margin: int = 0
     # weight of the hinge on opaque pixels predicted see-through (true >= 0.9, predicted < 0.75; 0: none;
     # indexnet.losses.softened_solid_loss)
     solid_hinge: float = 0.0
@@ -285,6 +288,8 @@ def check_config(cfg: TrainConfig) -> None:
     for name in ("laplacian_loss", "fill_hinge", "hole_hinge", "solid_hinge"):
         if not (number(getattr(cfg, name)) and getattr(cfg, name) >= 0):
             refuse(name, "a weight of at least 0 (0: no such term)")
+    if not (integer(cfg.fill_hinge_margin) and cfg.fill_hinge_margin >= 0):
+        refuse("fill_hinge_margin", "a whole number of pixels of at least 0")
     if cfg.hinge_sources is not None:
         from .foregrounds import DEFAULT_MIX
         from .losses import HINGES
@@ -763,7 +768,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
             pred = net(x)
         loss, parts = matting_loss(pred.float(), batch, weighting=cfg.loss_weighting,
                                    laplacian=cfg.laplacian_loss, fill_hinge=cfg.fill_hinge,
-                                   hole_hinge=cfg.hole_hinge, solid_hinge=cfg.solid_hinge)
+                                   hole_hinge=cfg.hole_hinge, solid_hinge=cfg.solid_hinge,
+                                   fill_margin=cfg.fill_hinge_margin)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
         optimizer.zero_grad(set_to_none=True)

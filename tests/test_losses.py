@@ -203,6 +203,26 @@ def test_hinges_count_exactly_the_probe_rates_pixels():
     torch.testing.assert_close(false_hole_loss(pred, alpha, unknown), torch.tensor(0.05))
 
 
+def test_fill_margin_leaves_the_pixels_next_to_solid_alone():
+    # solid columns 0-3, clear 4-7, all unknown; false fills of 0.95 in columns 4 (next to solid) and 6 (three away)
+    alpha = torch.zeros(1, 1, 4, 8)
+    alpha[..., :4] = 1.0
+    unknown = torch.ones_like(alpha)
+    pred = alpha.clone()
+    pred[..., 4] = 0.95
+    pred[..., 6] = 0.95
+    # margin 0: both columns, (0.2 + 0.2) / 8; margins 1 and 2: column 6 only; margin 3: neither
+    torch.testing.assert_close(false_fill_loss(pred, alpha, unknown), torch.tensor(0.05))
+    torch.testing.assert_close(false_fill_loss(pred, alpha, unknown, margin=1), torch.tensor(0.025))
+    torch.testing.assert_close(false_fill_loss(pred, alpha, unknown, margin=2), torch.tensor(0.025))
+    assert false_fill_loss(pred, alpha, unknown, margin=3).item() == 0.0
+    _, parts = matting_loss(pred, {"alpha": alpha, "trimap": torch.full_like(alpha, 128.0), "fg": pred.expand(-1, 3, -1, -1),
+                                   "bg": pred.expand(-1, 3, -1, -1), "merged": pred.expand(-1, 3, -1, -1)},
+                            fill_hinge=2.0, fill_margin=1)
+    torch.testing.assert_close(parts["fill"], torch.tensor(0.05))
+    with pytest.raises(ValueError, match="fill margin must be a number of pixels of at least 0"):
+        false_fill_loss(pred, alpha, unknown, margin=-1)
+
 def test_hinge_terms_are_added_by_their_weights():
     pred, batch = random_batch()
     total0, parts0 = matting_loss(pred, batch, weighting="alpha-heavy", laplacian=0.2)

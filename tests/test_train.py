@@ -272,6 +272,7 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
     ("hole_hinge=-2", "hole_hinge must be a weight of at least 0"),
     ("solid_hinge=-1", "solid_hinge must be a weight of at least 0"),
     ("crop_sizes=[]", "crop_sizes must be a non-empty list"),
+    ("fill_hinge_margin=-1", "fill_hinge_margin must be a whole number of pixels of at least 0"),
     ('hinge_sources=["hair"]', "hinge_sources must be null (every sample), a non-empty list of mix sources (real, holes, objects, synthetic)"),
     ("hinge_sources=[]", "hinge_sources must be null (every sample), a non-empty list"),
     ('hinge_sources=["holes"]', 'hinge_sources must be null unless data="mix" and augment_on="cpu"'),
