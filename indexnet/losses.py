@@ -164,15 +164,15 @@ OPAQUE_FROM, SOFT_BELOW = 0.9, 0.75
 def false_fill_loss(pred: torch.Tensor, alpha: torch.Tensor, unknown: torch.Tensor, margin: int = 0) -> torch.Tensor:
     """Hinge max(0, p - 0.75) on unknown pixels whose true alpha is below 0.5, sample-wise mean over the unknown.
 
-    margin: pixels within this many pixels (a (2 margin + 1)-square) of a truly solid one (>= 0.5) are not
-    charged. Why (stage 34): about half of the probe's fills lie next to a solid pixel, an outline a pixel too
-    wide; pushing those down teaches the network to erode every edge, and on real photographs (GT11-GT14) the
-    fine-tunes' extra error was edges and opaque parts predicted too light, not gaps filled in.
-
     Why (issue 16): every fine-tuned run halved the false holes but drew outlines a pixel too wide, so that
     its false fills (true < 0.5, predicted > 0.75) ended 2-3.5x the shipped weights'. The alpha term pushes
     such a pixel down no harder than any other error of its size; this adds a push on exactly the pixels
     the rate counts, and on no other, so it need not lower the alpha of solid strands (as a blend does).
+
+    margin: pixels within this many pixels (a (2 margin + 1)-square) of a truly solid one (>= 0.5) are not
+    charged. Why (stage 34): about half of the probe's fills lie next to a solid pixel, an outline a pixel too
+    wide; pushing those down teaches the network to erode every edge, and on real photographs (GT11-GT14) the
+    fine-tunes' extra error was edges and opaque parts predicted too light, not gaps filled in.
     """
     if margin < 0:
         raise ValueError(f"fill margin must be a number of pixels of at least 0, got {margin!r}")

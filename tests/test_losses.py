@@ -216,12 +216,13 @@ def test_fill_margin_leaves_the_pixels_next_to_solid_alone():
     torch.testing.assert_close(false_fill_loss(pred, alpha, unknown, margin=1), torch.tensor(0.025))
     torch.testing.assert_close(false_fill_loss(pred, alpha, unknown, margin=2), torch.tensor(0.025))
     assert false_fill_loss(pred, alpha, unknown, margin=3).item() == 0.0
-    _, parts = matting_loss(pred, {"alpha": alpha, "trimap": torch.full_like(alpha, 128.0), "fg": pred.expand(-1, 3, -1, -1),
-                                   "bg": pred.expand(-1, 3, -1, -1), "merged": pred.expand(-1, 3, -1, -1)},
-                            fill_hinge=2.0, fill_margin=1)
+    rgb = pred.expand(-1, 3, -1, -1)
+    batch = {"alpha": alpha, "trimap": torch.full_like(alpha, 128.0), "fg": rgb, "bg": rgb, "merged": rgb}
+    _, parts = matting_loss(pred, batch, fill_hinge=2.0, fill_margin=1)
     torch.testing.assert_close(parts["fill"], torch.tensor(0.05))
     with pytest.raises(ValueError, match="fill margin must be a number of pixels of at least 0"):
         false_fill_loss(pred, alpha, unknown, margin=-1)
+
 
 def test_hinge_terms_are_added_by_their_weights():
     pred, batch = random_batch()
