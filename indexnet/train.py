@@ -89,6 +89,9 @@ class TrainConfig:
     # pixels within this many px of a truly solid one are not charged by the fill hinge (0: every clear pixel;
     # stage 34: an outline a pixel too wide is half the probe's fills, and eroding every edge costs real photos)
     fill_hinge_margin: int = 0
+    # the lowest true alpha that margin spares (0: all; stage 39: 0.05 still charges a fully clear gap next to
+    # a solid pixel, a mesh's or a slit's, and spares only anti-aliased edges)
+    fill_hinge_margin_from: float = 0.0
     # weight of the hinge on opaque pixels predicted see-through (true >= 0.9, predicted < 0.75; 0: none;
     # indexnet.losses.softened_solid_loss)
     solid_hinge: float = 0.0
@@ -290,6 +293,8 @@ def check_config(cfg: TrainConfig) -> None:
             refuse(name, "a weight of at least 0 (0: no such term)")
     if not (integer(cfg.fill_hinge_margin) and cfg.fill_hinge_margin >= 0):
         refuse("fill_hinge_margin", "a whole number of pixels of at least 0")
+    if not (number(cfg.fill_hinge_margin_from) and 0 <= cfg.fill_hinge_margin_from < 0.5):
+        refuse("fill_hinge_margin_from", "a true alpha of at least 0 and below 0.5 (0: the margin spares every pixel)")
     if cfg.hinge_sources is not None:
         from .foregrounds import DEFAULT_MIX
         from .losses import HINGES
@@ -769,7 +774,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         loss, parts = matting_loss(pred.float(), batch, weighting=cfg.loss_weighting,
                                    laplacian=cfg.laplacian_loss, fill_hinge=cfg.fill_hinge,
                                    hole_hinge=cfg.hole_hinge, solid_hinge=cfg.solid_hinge,
-                                   fill_margin=cfg.fill_hinge_margin)
+                                   fill_margin=cfg.fill_hinge_margin,
+                                   fill_margin_from=cfg.fill_hinge_margin_from)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
         optimizer.zero_grad(set_to_none=True)

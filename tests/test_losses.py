@@ -224,6 +224,29 @@ def test_fill_margin_leaves_the_pixels_next_to_solid_alone():
         false_fill_loss(pred, alpha, unknown, margin=-1)
 
 
+def test_fill_margin_from_spares_only_partly_transparent_pixels():
+    # solid columns 0-3; column 4 next to them: an anti-aliased edge (true 0.3) in rows 0-1, fully clear in
+    # rows 2-3 (a gap in a mesh); all of column 4 predicted 0.95, each such pixel costing 0.2 over 32
+    alpha = torch.zeros(1, 1, 4, 8)
+    alpha[..., :4] = 1.0
+    alpha[..., :2, 4] = 0.3
+    unknown = torch.ones_like(alpha)
+    pred = alpha.clone()
+    pred[..., 4] = 0.95
+    torch.testing.assert_close(false_fill_loss(pred, alpha, unknown), torch.tensor(4 * 0.2 / 32))
+    assert false_fill_loss(pred, alpha, unknown, margin=1).item() == 0.0
+    torch.testing.assert_close(false_fill_loss(pred, alpha, unknown, margin=1, margin_from=0.05),
+                               torch.tensor(2 * 0.2 / 32))
+    torch.testing.assert_close(false_fill_loss(pred, alpha, unknown, margin=1, margin_from=0.4),
+                               torch.tensor(4 * 0.2 / 32))
+    rgb = pred.expand(-1, 3, -1, -1)
+    batch = {"alpha": alpha, "trimap": torch.full_like(alpha, 128.0), "fg": rgb, "bg": rgb, "merged": rgb}
+    _, parts = matting_loss(pred, batch, fill_hinge=2.0, fill_margin=1, fill_margin_from=0.05)
+    torch.testing.assert_close(parts["fill"], torch.tensor(2 * 2 * 0.2 / 32))
+    with pytest.raises(ValueError, match=r"fill margin_from must be a true alpha in \[0, 0.5\)"):
+        false_fill_loss(pred, alpha, unknown, margin=1, margin_from=0.5)
+
+
 def test_hinge_terms_are_added_by_their_weights():
     pred, batch = random_batch()
     total0, parts0 = matting_loss(pred, batch, weighting="alpha-heavy", laplacian=0.2)

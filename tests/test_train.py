@@ -273,6 +273,7 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
     ("solid_hinge=-1", "solid_hinge must be a weight of at least 0"),
     ("crop_sizes=[]", "crop_sizes must be a non-empty list"),
     ("fill_hinge_margin=-1", "fill_hinge_margin must be a whole number of pixels of at least 0"),
+    ("fill_hinge_margin_from=0.5", "fill_hinge_margin_from must be a true alpha of at least 0 and below 0.5"),
     ('hinge_sources=["hair"]',
      "hinge_sources must be null (every sample), a non-empty list of mix sources (real, holes, objects, synthetic)"),
     ("hinge_sources=[]", "hinge_sources must be null (every sample), a non-empty list"),
