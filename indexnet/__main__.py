@@ -110,12 +110,15 @@ def cmd_export(args) -> int:
         raise ValueError("--wise-ft blends the average of the last snapshots: give --average-last N too")
     if args.blend_with is not None and args.wise_ft is None:
         raise ValueError("--blend-with names the weights --wise-ft blends with: give --wise-ft ALPHA too")
+    if args.soup_with and not args.average_last:
+        raise ValueError("--soup-with adds other runs' last snapshots to the average: give --average-last N too")
     if args.average_last:
         chosen = average_snapshots(args.run_dir, args.out, args.average_last, half=not args.fp32,
-                                   wise_ft=args.wise_ft, blend_with=args.blend_with)
+                                   wise_ft=args.wise_ft, blend_with=args.blend_with, soup_with=args.soup_with or ())
         start = args.blend_with or "the run's starting weights"
         blend = "" if args.wise_ft is None else f", {args.wise_ft:g} of it blended with {start}"
-        print(f"wrote {args.out} (the average of {', '.join(p.name for p in chosen)}{blend})")
+        names = ", ".join(str(p) if args.soup_with else p.name for p in chosen)
+        print(f"wrote {args.out} (the average of {names}{blend})")
         return 0
     iteration = export_run(args.run_dir, args.out, half=not args.fp32)
     print(f"wrote {args.out} (iteration {iteration})")
@@ -255,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--blend-with", metavar="WEIGHTS",
                    help="with --wise-ft: blend with these weights instead of the run's starting ones (a file, or "
                         "'synthetic' for the shipped weights), e.g. when the run continued another run's candidate")
+    p.add_argument("--soup-with", nargs="+", metavar="RUN_DIR",
+                   help="with --average-last: average the last N snapshots of these runs too, every snapshot weighing "
+                        "the same (a model soup of fine-tunes from the same start)")
     p.set_defaults(func=cmd_export)
 
     from .alphamatting import add_data_args

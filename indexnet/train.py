@@ -845,21 +845,28 @@ def export(model, ema, cfg: TrainConfig, iteration: int) -> None:
 
 
 def average_snapshots(run_dir: str | os.PathLike, out: str | os.PathLike, last: int, half: bool = True,
-                      wise_ft: float | None = None, blend_with: str | None = None) -> list[Path]:
+                      wise_ft: float | None = None, blend_with: str | None = None,
+                      soup_with: tuple[str | os.PathLike, ...] = ()) -> list[Path]:
     """Write the average of the run's last `last` snapshots (`TrainConfig.snapshots`) to `out`; returns them.
 
     wise_ft: α in (0, 1]: write α x that average + (1 - α) x the weights the run started from (its
     `init_weights`), WiSE-FT's weight-space ensemble (`indexnet.checkpoint.average_models`).
     blend_with: blend with these weights instead (anything `load_model` reads), e.g. the shipped ones when the
-    run continued another run's candidate."""
-    snapshots = sorted(Path(run_dir).glob("snapshot_*.pth"))
-    if last < 1 or len(snapshots) < last:
-        raise ValueError(f"cannot average the last {last} snapshots of {run_dir}: it has {len(snapshots)} "
-                         "(train with snapshots=true; one is written at every validation)")
-    chosen = snapshots[-last:]
+    run continued another run's candidate.
+    soup_with: more runs from the same start whose last `last` snapshots join the average, each snapshot
+    weighing the same: a model soup (Wortsman et al. 2022), which keeps what the fine-tunes share and averages
+    out what each learned by chance (checkpoints/README.md, stage 40)."""
+    chosen = []
+    for run in (run_dir, *soup_with):
+        snapshots = sorted(Path(run).glob("snapshot_*.pth"))
+        if last < 1 or len(snapshots) < last:
+            raise ValueError(f"cannot average the last {last} snapshots of {run}: it has {len(snapshots)} "
+                             "(train with snapshots=true; one is written at every validation)")
+        chosen += snapshots[-last:]
+    names = [str(p) if soup_with else p.name for p in chosen]
     if wise_ft is None:
         model = average_models(chosen)
-        save_checkpoint(out, model, half=half, meta={**model.meta, "averaged": [p.name for p in chosen]})
+        save_checkpoint(out, model, half=half, meta={**model.meta, "averaged": names})
         return chosen
     if not 0 < wise_ft <= 1:
         raise ValueError(f"wise_ft is the fine-tuned weights' share: expected a number in (0, 1], got {wise_ft}")
@@ -868,8 +875,8 @@ def average_snapshots(run_dir: str | os.PathLike, out: str | os.PathLike, last: 
     if not start:
         raise ValueError(f"{run_dir} did not start from a whole model (no init_weights in {config}): WiSE-FT "
                          "blends a fine-tuning run with the weights it started from")
-    model = average_models([*chosen, start], [wise_ft / last] * last + [1 - wise_ft])
-    save_checkpoint(out, model, half=half, meta={**model.meta, "averaged": [p.name for p in chosen],
+    model = average_models([*chosen, start], [wise_ft / len(chosen)] * len(chosen) + [1 - wise_ft])
+    save_checkpoint(out, model, half=half, meta={**model.meta, "averaged": names,
                                                  "wise_ft": {"alpha": wise_ft, "start": str(start)}})
     return chosen
 

@@ -438,6 +438,43 @@ def test_wise_ft_export_blends_the_snapshots_with_the_starting_weights(tmp_path,
     assert "did not start from a whole model" in capsys.readouterr().err and not (tmp_path / "x.pth").exists()
 
 
+def test_soup_export_averages_the_last_snapshots_of_several_runs(tmp_path, capsys):
+    """`export RUN --average-last N --soup-with OTHER` averages both runs' last N snapshots, each weighing the same;
+    with --wise-ft the soup takes the fine-tuned share."""
+    from indexnet.__main__ import main
+    torch.manual_seed(1)
+    start, a1, a2, a3, b1, b2 = (IndexNetMatting(IndexNetConfig()) for _ in range(6))
+    save_checkpoint(tmp_path / "start.pth", start, half=False)
+    run_a, run_b = tmp_path / "a", tmp_path / "b"
+    for run, models in ((run_a, (a1, a2, a3)), (run_b, (b1, b2))):
+        run.mkdir()
+        for i, m in enumerate(models, 1):
+            save_checkpoint(run / f"snapshot_00000{i}.pth", m, half=False)
+        (run / "config.json").write_text(json.dumps({"init_weights": str(tmp_path / "start.pth")}))
+    assert main(["export", str(run_a), str(tmp_path / "soup.pth"), "--average-last", "2", "--soup-with", str(run_b),
+                 "--fp32"]) == 0
+    sa2, sa3, sb1, sb2, st = (m.state_dict() for m in (a2, a3, b1, b2, start))
+    soup = load_model(tmp_path / "soup.pth")
+    for k, v in soup.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, (sa2[k] + sa3[k] + sb1[k] + sb2[k]) / 4, msg=k)
+    assert soup.meta["averaged"] == [str(run_a / "snapshot_000002.pth"), str(run_a / "snapshot_000003.pth"),
+                                     str(run_b / "snapshot_000001.pth"), str(run_b / "snapshot_000002.pth")]
+    assert main(["export", str(run_a), str(tmp_path / "soupb.pth"), "--average-last", "2", "--soup-with", str(run_b),
+                 "--wise-ft", "0.3", "--fp32"]) == 0
+    for k, v in load_model(tmp_path / "soupb.pth").state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.3 * (sa2[k] + sa3[k] + sb1[k] + sb2[k]) / 4 + 0.7 * st[k], msg=k)
+    capsys.readouterr()
+    # Refused, and nothing written: a run in the soup with too few snapshots, and --soup-with alone
+    assert main(["export", str(run_a), str(tmp_path / "x.pth"), "--average-last", "3", "--soup-with", str(run_b)]) != 0
+    assert f"cannot average the last 3 snapshots of {run_b}: it has 2" in capsys.readouterr().err
+    assert main(["export", str(run_a), str(tmp_path / "x.pth"), "--soup-with", str(run_b)]) != 0
+    assert "--soup-with adds other runs' last snapshots to the average: give --average-last N too" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "x.pth").exists()
+
+
 def test_weighted_average_is_checked():
     with pytest.raises(ValueError, match="one non-negative weight per checkpoint"):
         from indexnet.checkpoint import average_models
