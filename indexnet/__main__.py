@@ -105,7 +105,8 @@ def cmd_export(args) -> int:
     from .images import check_output
     from .train import average_snapshots, export_run
 
-    check_output(args.out, inputs=(Path(args.run_dir) / "last.pth", *Path(args.run_dir).glob("snapshot_*.pth")))
+    runs = [Path(args.run_dir), *map(Path, args.soup_with or ())]
+    check_output(args.out, inputs=[p for run in runs for p in (run / "last.pth", *run.glob("snapshot_*.pth"))])
     if args.wise_ft is not None and not args.average_last:
         raise ValueError("--wise-ft blends the average of the last snapshots: give --average-last N too")
     if args.blend_with is not None and args.wise_ft is None:

@@ -473,6 +473,11 @@ def test_soup_export_averages_the_last_snapshots_of_several_runs(tmp_path, capsy
     assert "--soup-with adds other runs' last snapshots to the average: give --average-last N too" in \
         capsys.readouterr().err
     assert not (tmp_path / "x.pth").exists()
+    before = (run_b / "snapshot_000002.pth").read_bytes()
+    assert main(["export", str(run_a), str(run_b / "snapshot_000002.pth"), "--average-last", "2",
+                 "--soup-with", str(run_b)]) != 0  # would overwrite a snapshot of the soup
+    assert "writing there would replace the input" in capsys.readouterr().err
+    assert (run_b / "snapshot_000002.pth").read_bytes() == before
 
 
 def test_weighted_average_is_checked():
