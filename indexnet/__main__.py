@@ -114,12 +114,11 @@ def cmd_export(args) -> int:
     if args.soup_with and not args.average_last:
         raise ValueError("--soup-with adds other runs' last snapshots to the average: give --average-last N too")
     if args.average_last:
-        chosen = average_snapshots(args.run_dir, args.out, args.average_last, half=not args.fp32,
-                                   wise_ft=args.wise_ft, blend_with=args.blend_with, soup_with=args.soup_with or ())
+        names = average_snapshots(args.run_dir, args.out, args.average_last, half=not args.fp32,
+                                  wise_ft=args.wise_ft, blend_with=args.blend_with, soup_with=args.soup_with or ())
         start = args.blend_with or "the run's starting weights"
         blend = "" if args.wise_ft is None else f", {args.wise_ft:g} of it blended with {start}"
-        names = ", ".join(str(p) if args.soup_with else p.name for p in chosen)
-        print(f"wrote {args.out} (the average of {names}{blend})")
+        print(f"wrote {args.out} (the average of {', '.join(names)}{blend})")
         return 0
     iteration = export_run(args.run_dir, args.out, half=not args.fp32)
     print(f"wrote {args.out} (iteration {iteration})")

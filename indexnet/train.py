@@ -846,8 +846,9 @@ def export(model, ema, cfg: TrainConfig, iteration: int) -> None:
 
 def average_snapshots(run_dir: str | os.PathLike, out: str | os.PathLike, last: int, half: bool = True,
                       wise_ft: float | None = None, blend_with: str | None = None,
-                      soup_with: tuple[str | os.PathLike, ...] = ()) -> list[Path]:
-    """Write the average of the run's last `last` snapshots (`TrainConfig.snapshots`) to `out`; returns them.
+                      soup_with: tuple[str | os.PathLike, ...] = ()) -> list[str]:
+    """Write the average of the run's last `last` snapshots (`TrainConfig.snapshots`) to `out`; returns them as
+    its metadata names them (file names; paths when other runs joined the soup).
 
     wise_ft: α in (0, 1]: write α x that average + (1 - α) x the weights the run started from (its
     `init_weights`), WiSE-FT's weight-space ensemble (`indexnet.checkpoint.average_models`).
@@ -867,7 +868,7 @@ def average_snapshots(run_dir: str | os.PathLike, out: str | os.PathLike, last: 
     if wise_ft is None:
         model = average_models(chosen)
         save_checkpoint(out, model, half=half, meta={**model.meta, "averaged": names})
-        return chosen
+        return names
     if not 0 < wise_ft <= 1:
         raise ValueError(f"wise_ft is the fine-tuned weights' share: expected a number in (0, 1], got {wise_ft}")
     config = Path(run_dir) / "config.json"
@@ -878,7 +879,7 @@ def average_snapshots(run_dir: str | os.PathLike, out: str | os.PathLike, last: 
     model = average_models([*chosen, start], [wise_ft / len(chosen)] * len(chosen) + [1 - wise_ft])
     save_checkpoint(out, model, half=half, meta={**model.meta, "averaged": names,
                                                  "wise_ft": {"alpha": wise_ft, "start": str(start)}})
-    return chosen
+    return names
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, half: bool = True) -> int:
