@@ -185,11 +185,32 @@ HOLEY_KINDS = {"branches": 0.1, "strings": 0.07, "sheet": 0.06, "foliage": 0.17,
                "strands": 0.15, "meshed": 0.15, "translucent": 0.15}
 
 
+def check_holey_kinds(kinds: dict) -> dict:
+    """``kinds`` (kind -> weight, a subset of ``HOLEY_KINDS``; kinds left out are not drawn) as probabilities."""
+    if not isinstance(kinds, dict):
+        raise ValueError(f"holey kinds must be a dict from kind to weight, got {kinds!r}")
+    unknown = set(kinds) - set(HOLEY_KINDS)
+    if unknown:
+        raise ValueError(f"unknown holey foreground kinds {sorted(unknown)}: expected some of {sorted(HOLEY_KINDS)}")
+    if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in kinds.values()):
+        raise ValueError(f"holey kind weights must be numbers of at least 0, got {kinds}")
+    total = sum(kinds.values())
+    if total <= 0:
+        raise ValueError(f"holey kinds {kinds} have no kind with a positive weight")
+    return {k: w / total for k, w in kinds.items() if w > 0}
+
+
+def draw_holey_kind(rng: np.random.Generator, kinds: dict | None = None) -> str:
+    """One kind, drawn with the weights ``kinds`` (as returned by ``check_holey_kinds``; None: ``HOLEY_KINDS``)."""
+    kinds = HOLEY_KINDS if kinds is None else kinds
+    return str(rng.choice(list(kinds), p=list(kinds.values())))
+
+
 def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray,
                      kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A size x size foreground with many holes, drawn at 4x and area-downsampled (anti-aliased).
 
-    kind (None: drawn at random with the weights in ``HOLEY_KINDS``):
+    kind (None: drawn at random with the weights in ``HOLEY_KINDS``, ``draw_holey_kind``):
     * "branches": thin stems with small leaves; "strings": hanging strings or yarn; "sheet": a sheet
       punched with holes (mesh, lattice, lace) — one colour field, textured by ``texture``;
     * "foliage": a dense plant of long pointed leaves, each its own shade, overlapping (GT13's class:
@@ -209,7 +230,7 @@ def holey_foreground(rng: np.random.Generator, size: int, texture: np.ndarray,
     pass a crop of the background itself for foreground and background of the same palette.
     Returns (fg colours, alpha), uint8."""
     ss, S = 4, size * 4
-    kind = kind or str(rng.choice(list(HOLEY_KINDS), p=list(HOLEY_KINDS.values())))
+    kind = kind or draw_holey_kind(rng)
     if kind not in HOLEY_KINDS:
         raise ValueError(f"unknown holey foreground kind {kind!r}: expected one of {sorted(HOLEY_KINDS)}")
     if kind in ("foliage", "fibres", "strands", "meshed"):
@@ -590,14 +611,16 @@ class MattingMix(Dataset):
     of them are shrunk (area) by 1-2x and enlarged back (bicubic), image and alpha alike: what `predict` shows
     the network of a photo at its test scale (1.5: enlarged, soft edges), where the crisp drawn edges taught
     it to place an outline a pixel too wide (issue 16: most false fills lie within a pixel of a solid one).
+    ``holey_kinds`` (kind -> weight; None: ``HOLEY_KINDS``) sets how often each holey kind is drawn.
     """
 
     def __init__(self, backgrounds: BackgroundBank, real: RealForegrounds | None = None,
                  objects: ObjectCutouts | None = None, mix: dict | None = None, seed: int = 0,
                  scale_range: tuple[float, float] = (0.5, 1.5), window: int = 640, length: int = 1_000_000,
                  synthetic_own_background: float = 0.5, same_palette: float = 0.3, hand_trimaps: float = 0.5,
-                 region_trimaps: float = 0.0, resampled_holes: float = 0.0):
+                 region_trimaps: float = 0.0, resampled_holes: float = 0.0, holey_kinds: dict | None = None):
         self.backgrounds, self.real, self.objects = backgrounds, real, objects
+        self.holey_kinds = None if holey_kinds is None else check_holey_kinds(holey_kinds)
         mix = dict(DEFAULT_MIX if mix is None else mix)
         for name, source in (("real", real), ("objects", objects)):
             if mix.get(name, 0) > 0 and source is None:
@@ -645,7 +668,7 @@ class MattingMix(Dataset):
         elif source == "holes":
             side = int(rng.integers(320, 513))
             texture = self.backgrounds.random(rng, side, side)
-            fg, alpha = holey_foreground(rng, side, texture)
+            fg, alpha = holey_foreground(rng, side, texture, draw_holey_kind(rng, self.holey_kinds))
             if rng.random() < self.same_palette:  # the texture's photo, turned round, is the background
                 same_palette = np.ascontiguousarray(texture[::-1, ::-1])
             if self.resampled_holes and rng.random() < self.resampled_holes:

@@ -61,6 +61,9 @@ class TrainConfig:
     # share of holey foregrounds shrunk and enlarged back, as predict enlarges photos to their test scale: soft
     # edges, where crisp drawn ones taught outlines a pixel too wide (issue 16's false fills)
     resampled_holes: float = 0.0
+    # how often each holey kind is drawn (kind -> weight, kinds left out are not drawn; null: the table
+    # foregrounds.HOLEY_KINDS): more of one class the probe measures, e.g. the translucent sheets (stage 50)
+    holey_kinds: dict | None = None
     crop_sizes: tuple[int, ...] = (320, 480, 640)
     out_size: int = 320
     batch_size: int = 16  # global batch; split across DDP processes
@@ -291,6 +294,12 @@ def check_config(cfg: TrainConfig) -> None:
     for name in ("laplacian_loss", "fill_hinge", "hole_hinge", "solid_hinge"):
         if not (number(getattr(cfg, name)) and getattr(cfg, name) >= 0):
             refuse(name, "a weight of at least 0 (0: no such term)")
+    if cfg.holey_kinds is not None:
+        from .foregrounds import check_holey_kinds
+        try:
+            check_holey_kinds(cfg.holey_kinds)
+        except ValueError as err:
+            refuse("holey_kinds", f"null or a dict from kind to weight ({err})")
     if not (integer(cfg.fill_hinge_margin) and cfg.fill_hinge_margin >= 0):
         refuse("fill_hinge_margin", "a whole number of pixels of at least 0")
     if not (number(cfg.fill_hinge_margin_from) and 0 <= cfg.fill_hinge_margin_from < 0.5):
@@ -437,7 +446,8 @@ def build_mix(cfg: TrainConfig):
         raise ValueError(f"fg_scale must be [low, high] with 0 < low <= high, got {list(cfg.fg_scale)}")
     return MattingMix(BackgroundBank(bg_dirs), real=real, objects=objects, mix=cfg.mix, seed=cfg.seed,
                       scale_range=tuple(cfg.fg_scale), hand_trimaps=cfg.hand_trimaps, same_palette=cfg.same_palette,
-                      region_trimaps=cfg.region_trimaps, resampled_holes=cfg.resampled_holes)
+                      region_trimaps=cfg.region_trimaps, resampled_holes=cfg.resampled_holes,
+                      holey_kinds=cfg.holey_kinds)
 
 
 def build_val_dataset(cfg: TrainConfig):

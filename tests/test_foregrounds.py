@@ -16,6 +16,8 @@ from indexnet.foregrounds import (
     MattingMix,
     ObjectCutouts,
     RealForegrounds,
+    check_holey_kinds,
+    draw_holey_kind,
     holey_foreground,
     list_images,
     region_trimap,
@@ -285,6 +287,35 @@ def test_resampled_holey_samples_have_soft_edges_and_leave_other_streams_alone(t
     assert all(np.array_equal(default[i]["image"], crisp[i]["image"]) for i in range(4))
     with pytest.raises(ValueError, match="resampled_holes is a share of samples"):
         MattingMix(bank, mix={"holes": 1}, resampled_holes=1.5)
+
+
+def test_holey_kinds_are_drawn_by_their_weights(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    weights = check_holey_kinds({"translucent": 3, "strands": 1, "meshed": 0})
+    drawn = [draw_holey_kind(rng, weights) for _ in range(2000)]
+    assert set(drawn) == {"translucent", "strands"}
+    assert abs(drawn.count("translucent") / len(drawn) - 0.75) < 0.04
+    default = [draw_holey_kind(rng) for _ in range(4000)]
+    assert set(default) == set(HOLEY_KINDS) and abs(default.count("foliage") / len(default) - 0.17) < 0.03
+    # The mix passes its weights on, and without them draws the very samples it drew before the option existed.
+    for i in range(3):
+        _write(tmp_path / f"bg{i}.png", np.random.default_rng(i).integers(0, 256, (90, 120, 3), dtype=np.uint8))
+    bank = BackgroundBank(tmp_path)
+    import indexnet.foregrounds as foregrounds
+    kinds, original = [], foregrounds.holey_foreground
+    monkeypatch.setattr(foregrounds, "holey_foreground", lambda rng, size, texture, kind=None: (
+        kinds.append(kind), original(rng, size, texture, kind))[1])
+    only = MattingMix(bank, mix={"holes": 1}, seed=4, holey_kinds={"meshed": 2})
+    for i in range(3):
+        only[i]
+    assert kinds == ["meshed"] * 3
+    monkeypatch.undo()
+    images = [MattingMix(bank, mix={"holes": 1}, seed=4, holey_kinds=h)[1]["image"] for h in (None, HOLEY_KINDS)]
+    assert np.array_equal(*images)
+    with pytest.raises(ValueError, match=r"unknown holey foreground kinds \['moss'\]: expected some of"):
+        MattingMix(bank, mix={"holes": 1}, holey_kinds={"moss": 1})
+    with pytest.raises(ValueError, match="must be a dict from kind to weight"):
+        check_holey_kinds(["strands"])
 
 
 @pytest.mark.parametrize("share", [0.0, 1.0])

@@ -281,6 +281,11 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
     ('hinge_sources={"edge":["holes"]}', "hinge_sources must be a dict from hinges (fill, hole, solid) to null or"),
     ('hinge_sources={"fill":["hair"]}', "hinge_sources must be a dict from hinges (fill, hole, solid) to null or"),
     ('hinge_sources={}', "hinge_sources must be a dict from hinges"),
+    ('holey_kinds={"moss":1}', "holey_kinds must be null or a dict from kind to weight (unknown holey foreground "
+                               "kinds ['moss']"),
+    ('holey_kinds={"strands":0}', "holey_kinds must be null or a dict from kind to weight (holey kinds "
+                                  "{'strands': 0} have no kind with a positive weight)"),
+    ('holey_kinds={"strands":-1,"meshed":2}', "holey kind weights must be numbers of at least 0"),
 ])
 def test_config_is_checked_before_anything_is_created(tmp_path, override, message):
     out = tmp_path / "run"
