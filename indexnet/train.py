@@ -62,7 +62,8 @@ class TrainConfig:
     # edges, where crisp drawn ones taught outlines a pixel too wide (issue 16's false fills)
     resampled_holes: float = 0.0
     # how often each holey kind is drawn (kind -> weight, kinds left out are not drawn; null: the table
-    # foregrounds.HOLEY_KINDS): more of one class the probe measures, e.g. the translucent sheets (stage 50)
+    # foregrounds.HOLEY_KINDS): more of one class the probe measures, e.g. the translucent sheets, whose holes the
+    # fill hinge leaves alone (stages 48-49)
     holey_kinds: dict | None = None
     crop_sizes: tuple[int, ...] = (320, 480, 640)
     out_size: int = 320
