@@ -99,11 +99,14 @@ class TrainConfig:
     # weight of the hinge on opaque pixels predicted see-through (true >= 0.9, predicted < 0.75; 0: none;
     # indexnet.losses.softened_solid_loss)
     solid_hinge: float = 0.0
-    # the mix sources whose samples the three hinges charge (null: every sample). Why (issue 16, stage 24's
+    # weight of the one-sided hinge on a matte blurred toward mid-values (true >= 0.8 predicted lower, true < 0.05
+    # predicted higher; 0: none; indexnet.losses.blurred_extremes_loss): stages 51-54 blurred the synthetic hair
+    crisp_hinge: float = 0.0
+    # the mix sources whose samples the hinges charge (null: every sample). Why (issue 16, stage 24's
     # table): the hinges cost the validation, and on GT13 the fine-tunes made opaque leaves lighter; limited to
     # ["holes"], they act on the material the probe measures and leave real photographs to the alpha losses.
-    # A dict gives each hinge its own list ({"fill": [...], "hole": [...], "solid": [...]}; a hinge left out or
-    # null charges every sample): stage 32 puts the solid hinge on the real photographs too, where GT13's
+    # A dict gives each hinge its own list ({"fill": [...], "hole": [...], "solid": [...], "crisp": [...]}; a
+    # hinge left out or null charges every sample): stage 32 puts the solid hinge on the real photographs too, where GT13's
     # opaque leaves came out see-through
     hinge_sources: tuple[str, ...] | dict | None = None
     freeze_encoder_bn: bool = True
@@ -292,7 +295,7 @@ def check_config(cfg: TrainConfig) -> None:
                  "resampled_holes"):
         if not (number(getattr(cfg, name)) and 0 <= getattr(cfg, name) <= 1):
             refuse(name, "a number from 0 to 1")
-    for name in ("laplacian_loss", "fill_hinge", "hole_hinge", "solid_hinge"):
+    for name in ("laplacian_loss", "fill_hinge", "hole_hinge", "solid_hinge", "crisp_hinge"):
         if not (number(getattr(cfg, name)) and getattr(cfg, name) >= 0):
             refuse(name, "a weight of at least 0 (0: no such term)")
     if cfg.holey_kinds is not None:
@@ -786,7 +789,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
                                    laplacian=cfg.laplacian_loss, fill_hinge=cfg.fill_hinge,
                                    hole_hinge=cfg.hole_hinge, solid_hinge=cfg.solid_hinge,
                                    fill_margin=cfg.fill_hinge_margin,
-                                   fill_margin_from=cfg.fill_hinge_margin_from)
+                                   fill_margin_from=cfg.fill_hinge_margin_from, crisp_hinge=cfg.crisp_hinge)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
         optimizer.zero_grad(set_to_none=True)

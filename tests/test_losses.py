@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from indexnet.losses import (alpha_loss, composition_loss, false_fill_loss, false_hole_loss, laplacian_loss,
-                             laplacian_pyramid, matting_loss, softened_solid_loss, unknown_mask)
+from indexnet.losses import (alpha_loss, blurred_extremes_loss, composition_loss, false_fill_loss, false_hole_loss,
+                             laplacian_loss, laplacian_pyramid, matting_loss, softened_solid_loss, unknown_mask)
 
 
 @pytest.fixture(scope="module")
@@ -281,17 +281,48 @@ def test_hinges_charge_only_the_samples_marked_hinged():
 
 
 def test_each_hinge_charges_the_samples_its_own_column_marks():
-    """hinged of shape (N, 3): columns fill, hole, solid; a hinge marked for no sample is 0, one marked for all
+    """hinged of shape (N, 4): columns fill, hole, solid, crisp; a hinge marked for no sample is 0, one marked for all
     is as unmarked."""
     pred, batch = random_batch(n=3)
     weights = dict(fill_hinge=3.0, hole_hinge=1.0, solid_hinge=2.0)
     _, parts = matting_loss(pred, batch, **weights)
-    marks = torch.tensor([[0.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])  # no fill, hole all, solid sample 0
+    # no fill, hole all, solid sample 0, crisp (weight 0 here) any
+    marks = torch.tensor([[0.0, 1.0, 1.0, 1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0]])
     _, per = matting_loss(pred, {**batch, "hinged": marks}, **weights)
     assert per["fill"] == 0
     torch.testing.assert_close(per["hole"], parts["hole"])
     _, first = matting_loss(pred[:1], {k: v[:1] for k, v in batch.items()}, **weights)
     torch.testing.assert_close(per["solid"], first["solid"] / 3)
+    with pytest.raises(ValueError, match=r"hinged must be \(N,\) or \(N, 4\)"):
+        matting_loss(pred, {**batch, "hinged": marks[:, :3]}, **weights)
+
+
+def test_crisp_hinge_charges_only_dense_pixels_predicted_lighter_and_clear_ones_predicted_hazier():
+    # true alpha by column: 1.0, 0.8 (dense), 0.5 (mid), 0.04, 0.0 (clear), 1.0 known
+    alpha = torch.tensor([1.0, 0.8, 0.5, 0.04, 0.0, 1.0]).view(1, 1, 1, 6).repeat(1, 1, 2, 1)
+    unknown = torch.ones_like(alpha)
+    unknown[..., 5] = 0.0
+    assert blurred_extremes_loss(alpha.clone(), alpha, unknown).item() == 0.0  # a right matte pays nothing
+    # the wrong way at every column: dense ones lighter by 0.3, mid 0.5 off, clear ones hazier by 0.2
+    pred = alpha + torch.tensor([-0.3, -0.3, 0.5, 0.2, 0.2, -0.9]).view(1, 1, 1, 6)
+    # (0.3 + 0.3 + 0 + 0.2 + 0.2) over the 5 unknown columns; the mid column and the known one are not charged
+    torch.testing.assert_close(blurred_extremes_loss(pred, alpha, unknown), torch.tensor((0.3 + 0.3 + 0.2 + 0.2) / 5))
+    # the other way (dense predicted above the truth, clear below) is the alpha term's alone
+    flipped = alpha + torch.tensor([0.0, 0.1, -0.5, -0.04, 0.0, 0.0]).view(1, 1, 1, 6)
+    assert blurred_extremes_loss(flipped, alpha, unknown).item() == 0.0
+    pred.requires_grad_(True)
+    blurred_extremes_loss(pred, alpha, unknown).backward()
+    grad = pred.grad[0, 0, 0]
+    assert (grad[:2] < 0).all() and (grad[3:5] > 0).all() and grad[2] == 0 and grad[5] == 0
+    fg, bg = torch.rand(1, 3, 2, 6), torch.rand(1, 3, 2, 6)
+    batch = {"alpha": alpha, "fg": fg, "bg": bg, "merged": alpha * fg + (1 - alpha) * bg,
+             "trimap": torch.where(unknown > 0, 128.0, 255.0)}
+    total0, _ = matting_loss(pred.detach(), batch, weighting="alpha-heavy")
+    total, parts = matting_loss(pred.detach(), batch, weighting="alpha-heavy", crisp_hinge=1.5)
+    torch.testing.assert_close(parts["crisp"], 1.5 * blurred_extremes_loss(pred.detach(), alpha, unknown))
+    torch.testing.assert_close(total, total0 + parts["crisp"])
+    with pytest.raises(ValueError, match="crisp_hinge must be a weight of at least 0"):
+        matting_loss(pred, batch, crisp_hinge=-1.0)
 
 
 def test_softened_solid_hinge_charges_only_opaque_pixels_predicted_below_three_quarters():

@@ -271,6 +271,7 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
     ("fill_hinge=-0.5", "fill_hinge must be a weight of at least 0"),
     ("hole_hinge=-2", "hole_hinge must be a weight of at least 0"),
     ("solid_hinge=-1", "solid_hinge must be a weight of at least 0"),
+    ("crisp_hinge=-1", "crisp_hinge must be a weight of at least 0"),
     ("crop_sizes=[]", "crop_sizes must be a non-empty list"),
     ("fill_hinge_margin=-1", "fill_hinge_margin must be a whole number of pixels of at least 0"),
     ("fill_hinge_margin_from=0.5", "fill_hinge_margin_from must be a true alpha of at least 0 and below 0.5"),
@@ -278,8 +279,8 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
      "hinge_sources must be null (every sample), a non-empty list of mix sources (real, holes, objects, synthetic)"),
     ("hinge_sources=[]", "hinge_sources must be null (every sample), a non-empty list"),
     ('hinge_sources=["holes"]', 'hinge_sources must be null unless data="mix" and augment_on="cpu"'),
-    ('hinge_sources={"edge":["holes"]}', "hinge_sources must be a dict from hinges (fill, hole, solid) to null or"),
-    ('hinge_sources={"fill":["hair"]}', "hinge_sources must be a dict from hinges (fill, hole, solid) to null or"),
+    ('hinge_sources={"edge":["holes"]}', "hinge_sources must be a dict from hinges (fill, hole, solid, crisp) to null or"),
+    ('hinge_sources={"fill":["hair"]}', "hinge_sources must be a dict from hinges (fill, hole, solid, crisp) to null or"),
     ('hinge_sources={}', "hinge_sources must be a dict from hinges"),
     ('holey_kinds={"moss":1}', "holey_kinds must be null or a dict from kind to weight (unknown holey foreground "
                                "kinds ['moss']"),
@@ -579,4 +580,8 @@ def test_hinge_sources_mark_each_training_sample_by_its_source(tmp_path):
     # a dict: each hinge its own sources (fill on holes; solid on holes and synthetic; hole, left out, on all)
     per_hinge, _ = build_datasets(parse_overrides(PRESETS["real"], mix + [
         'hinge_sources={"fill":["holes"],"solid":["holes","synthetic"]}']))
-    assert [per_hinge[k]["hinged"].tolist() for k in range(8)] == [[float(s == "holes"), 1.0, 1.0] for s in sources]
+    assert [per_hinge[k]["hinged"].tolist() for k in range(8)] == [[float(s == "holes"), 1.0, 1.0, 1.0]
+                                                                    for s in sources]
+    crisp, _ = build_datasets(parse_overrides(PRESETS["real"], mix + ['hinge_sources={"crisp":["synthetic"]}']))
+    assert [crisp[k]["hinged"].tolist() for k in range(8)] == [[1.0, 1.0, 1.0, float(s == "synthetic")]
+                                                               for s in sources]
