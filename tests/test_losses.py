@@ -297,6 +297,20 @@ def test_each_hinge_charges_the_samples_its_own_column_marks():
         matting_loss(pred, {**batch, "hinged": marks[:, :3]}, **weights)
 
 
+def assert_added_as_part(part, loss_fn, pred, alpha, unknown, weight):
+    """matting_loss with `{part}_hinge=weight` adds weight x loss_fn as parts[part] to the total, and refuses a
+    negative weight."""
+    fg, bg = torch.rand(1, 3, *alpha.shape[2:]), torch.rand(1, 3, *alpha.shape[2:])
+    batch = {"alpha": alpha, "fg": fg, "bg": bg, "merged": alpha * fg + (1 - alpha) * bg,
+             "trimap": torch.where(unknown > 0, 128.0, 255.0)}
+    total0, _ = matting_loss(pred, batch, weighting="alpha-heavy")
+    total, parts = matting_loss(pred, batch, weighting="alpha-heavy", **{f"{part}_hinge": weight})
+    torch.testing.assert_close(parts[part], weight * loss_fn(pred, alpha, unknown))
+    torch.testing.assert_close(total, total0 + parts[part])
+    with pytest.raises(ValueError, match=f"{part}_hinge must be a weight of at least 0"):
+        matting_loss(pred, batch, **{f"{part}_hinge": -1.0})
+
+
 def test_crisp_hinge_charges_only_dense_pixels_predicted_lighter_and_clear_ones_predicted_hazier():
     # true alpha by column: 1.0, 0.8 (dense), 0.5 (mid), 0.04, 0.0 (clear), 1.0 known
     alpha = torch.tensor([1.0, 0.8, 0.5, 0.04, 0.0, 1.0]).view(1, 1, 1, 6).repeat(1, 1, 2, 1)
@@ -314,15 +328,7 @@ def test_crisp_hinge_charges_only_dense_pixels_predicted_lighter_and_clear_ones_
     blurred_extremes_loss(pred, alpha, unknown).backward()
     grad = pred.grad[0, 0, 0]
     assert (grad[:2] < 0).all() and (grad[3:5] > 0).all() and grad[2] == 0 and grad[5] == 0
-    fg, bg = torch.rand(1, 3, 2, 6), torch.rand(1, 3, 2, 6)
-    batch = {"alpha": alpha, "fg": fg, "bg": bg, "merged": alpha * fg + (1 - alpha) * bg,
-             "trimap": torch.where(unknown > 0, 128.0, 255.0)}
-    total0, _ = matting_loss(pred.detach(), batch, weighting="alpha-heavy")
-    total, parts = matting_loss(pred.detach(), batch, weighting="alpha-heavy", crisp_hinge=1.5)
-    torch.testing.assert_close(parts["crisp"], 1.5 * blurred_extremes_loss(pred.detach(), alpha, unknown))
-    torch.testing.assert_close(total, total0 + parts["crisp"])
-    with pytest.raises(ValueError, match="crisp_hinge must be a weight of at least 0"):
-        matting_loss(pred, batch, crisp_hinge=-1.0)
+    assert_added_as_part("crisp", blurred_extremes_loss, pred.detach(), alpha, unknown, weight=1.5)
 
 
 def test_softened_solid_hinge_charges_only_opaque_pixels_predicted_below_three_quarters():
@@ -342,12 +348,4 @@ def test_softened_solid_hinge_charges_only_opaque_pixels_predicted_below_three_q
     pred.requires_grad_(True)
     softened_solid_loss(pred, alpha, unknown).backward()
     assert (pred.grad[..., :3] < 0).all() and (pred.grad[..., 3:] == 0).all()
-    fg, bg = torch.rand(1, 3, 2, 6), torch.rand(1, 3, 2, 6)
-    batch = {"alpha": alpha, "fg": fg, "bg": bg, "merged": alpha * fg + (1 - alpha) * bg,
-             "trimap": torch.where(unknown > 0, 128.0, 255.0)}
-    total0, _ = matting_loss(pred.detach(), batch, weighting="alpha-heavy")
-    total, parts = matting_loss(pred.detach(), batch, weighting="alpha-heavy", solid_hinge=2.0)
-    torch.testing.assert_close(parts["solid"], 2.0 * softened_solid_loss(pred.detach(), alpha, unknown))
-    torch.testing.assert_close(total, total0 + parts["solid"])
-    with pytest.raises(ValueError, match="solid_hinge must be a weight of at least 0"):
-        matting_loss(pred, batch, solid_hinge=-0.5)
+    assert_added_as_part("solid", softened_solid_loss, pred.detach(), alpha, unknown, weight=2.0)
