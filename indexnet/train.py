@@ -106,8 +106,8 @@ class TrainConfig:
     # table): the hinges cost the validation, and on GT13 the fine-tunes made opaque leaves lighter; limited to
     # ["holes"], they act on the material the probe measures and leave real photographs to the alpha losses.
     # A dict gives each hinge its own list ({"fill": [...], "hole": [...], "solid": [...], "crisp": [...]}; a
-    # hinge left out or null charges every sample): stage 32 puts the solid hinge on the real photographs too, where GT13's
-    # opaque leaves came out see-through
+    # hinge left out or null charges every sample): stage 32 puts the solid hinge on the real photographs too,
+    # where GT13's opaque leaves came out see-through; stage 56 the crisp hinge on the synthetic and real ones
     hinge_sources: tuple[str, ...] | dict | None = None
     freeze_encoder_bn: bool = True
     # False: the ASPP's BatchNorms (dconv_pp) train, with batch statistics, even when freeze_encoder_bn freezes

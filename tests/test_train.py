@@ -279,8 +279,10 @@ def test_resume_continues_the_folder_given(tmp_path, capsys):
      "hinge_sources must be null (every sample), a non-empty list of mix sources (real, holes, objects, synthetic)"),
     ("hinge_sources=[]", "hinge_sources must be null (every sample), a non-empty list"),
     ('hinge_sources=["holes"]', 'hinge_sources must be null unless data="mix" and augment_on="cpu"'),
-    ('hinge_sources={"edge":["holes"]}', "hinge_sources must be a dict from hinges (fill, hole, solid, crisp) to null or"),
-    ('hinge_sources={"fill":["hair"]}', "hinge_sources must be a dict from hinges (fill, hole, solid, crisp) to null or"),
+    ('hinge_sources={"edge":["holes"]}',
+     "hinge_sources must be a dict from hinges (fill, hole, solid, crisp) to null or"),
+    ('hinge_sources={"fill":["hair"]}',
+     "hinge_sources must be a dict from hinges (fill, hole, solid, crisp) to null or"),
     ('hinge_sources={}', "hinge_sources must be a dict from hinges"),
     ('holey_kinds={"moss":1}', "holey_kinds must be null or a dict from kind to weight (unknown holey foreground "
                                "kinds ['moss']"),
